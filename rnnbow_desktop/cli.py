@@ -1,0 +1,246 @@
+"""The `rnnbow` command: train headless, summarize a session, render figures, or open the window."""
+
+from __future__ import annotations
+
+import os
+
+# The per-batch matrices are small (25 × 100); OpenBLAS threads cost more than they gain there
+# (measured: a 25 × 2500 product took 2.3× longer with two threads than with one) and would
+# compete with the GUI thread for the second core. Users can still override it.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .errors import RnnbowError  # noqa: E402
+
+PROG = "rnnbow"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line, without the usage block."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="RNNbow Desktop: watch the itemized gradients of a recurrent network while it learns.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train headless and write a session file")
+    train.add_argument("corpus", metavar="CORPUS", help="a text file, a folder, a sample name (c-like, long-range, brackets) or python-c-headers / python-stdlib")
+    train.add_argument("--out", required=True, type=Path, metavar="SESSION.h5", help="session file to write")
+    train.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    train.add_argument("--cell", default="rnn", help="recurrent cell (default: rnn)")
+    train.add_argument("--hidden", type=_positive_int, default=100, help="hidden size (default: 100)")
+    train.add_argument("--seq-len", type=_positive_int, default=25, help="sequence length n (default: 25)")
+    train.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (default: 0.1)")
+    train.add_argument("--batches", type=_positive_int, default=None, help="stop after N batches (default: until Ctrl+C)")
+    train.add_argument("--record-every", type=_positive_int, default=1, help="record every k-th batch (default: 1)")
+    train.add_argument("--checkpoint-every", type=_nonnegative_int, default=1000, help="checkpoint every k-th batch, 0 for none (default: 1000)")
+    train.add_argument("--sample-every", type=_nonnegative_int, default=500, help="generate a text sample every k-th batch, 0 for none (default: 500)")
+    train.add_argument("--seed", type=_nonnegative_int, default=0, help="random seed (default: 0)")
+    train.add_argument("--horizon-epsilon", type=_fraction, default=0.05, help="truncation error that defines the effective horizon (default: 0.05)")
+    train.add_argument("--quiet", action="store_true", help="no progress line")
+
+    info = sub.add_parser("info", help="summarize a session file")
+    info.add_argument("session", type=Path, metavar="SESSION.h5")
+    info.add_argument("--json", action="store_true", help="print a JSON object")
+
+    render = sub.add_parser("render", help="draw the views of one recorded batch to PNG or SVG")
+    render.add_argument("session", type=Path, metavar="SESSION.h5")
+    render.add_argument("--batch", type=_nonnegative_int, default=None, help="recorded batch to draw (default: the last one)")
+    render.add_argument("--hover-step", type=_nonnegative_int, default=None, metavar="T", help="show the horizon of the loss at step T")
+    render.add_argument("--mode", choices=("magnitude", "contribution"), default="magnitude")
+    render.add_argument("--horizon", type=_positive_int, default=5, metavar="K", help="loss offsets drawn as separate segments (default: 5)")
+    render.add_argument("--width", type=_positive_int, default=1400)
+    render.add_argument("--height", type=_positive_int, default=900)
+    render.add_argument("--out", required=True, type=Path, metavar="FILE.png|FILE.svg")
+    render.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+
+    gui = sub.add_parser("gui", help="open the window (the default command)")
+    gui.add_argument("session", nargs="?", type=Path, metavar="SESSION.h5", help="a saved session to open")
+    gui.add_argument("--corpus", default=None, help="preselect this corpus")
+    gui.add_argument("--start", action="store_true", help="start training at once")
+    gui.add_argument("--out", type=Path, default=None, help="session file to write when training")
+    return parser
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def cmd_train(args) -> int:
+    from .core.corpus import load_corpus
+    from .core.training import TrainConfig
+    from .training_run import TrainingRun
+
+    config = TrainConfig(
+        cell=args.cell, hidden_size=args.hidden, seq_length=args.seq_len, learning_rate=args.lr,
+        record_every=args.record_every, checkpoint_every=args.checkpoint_every, seed=args.seed,
+        horizon_epsilon=args.horizon_epsilon, sample_every=args.sample_every,
+    ).validate()
+    out = args.out
+    if out.exists() and not args.force:
+        raise RnnbowError(f"{out}: already exists (use --force to overwrite it)")
+    corpus = load_corpus(args.corpus, min_length=config.seq_length + 1)
+    for skipped in corpus.skipped[:3]:
+        print(f"{PROG}: skipped {skipped}", file=sys.stderr)
+    if len(corpus.skipped) > 3:
+        print(f"{PROG}: skipped {len(corpus.skipped) - 3} more files", file=sys.stderr)
+
+    show = not args.quiet and sys.stderr is not None and sys.stderr.isatty()
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    run = TrainingRun(corpus, config, out, force=args.force)
+    start = last_print = time.monotonic()
+    interrupted = False
+    try:
+        while args.batches is None or run.batch < args.batches:
+            if stop["signal"] is not None:
+                interrupted = True
+                break
+            result = run.step()
+            now = time.monotonic()
+            if show and now - last_print >= 0.25:
+                last_print = now
+                elapsed = now - start
+                rate = run.batch * config.seq_length / elapsed
+                line = f"batch {run.batch:,}  {rate:,.0f} chars/s  loss {result.smooth_loss:.2f}  records {run.records:,}"
+                if args.batches:
+                    line += f"  ETA {_format_eta((args.batches - run.batch) * elapsed / run.batch)}"
+                sys.stderr.write("\r" + line.ljust(80))
+                sys.stderr.flush()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        if show:
+            sys.stderr.write("\n")
+        run.close()
+    elapsed = time.monotonic() - start
+    how = "stopped" if interrupted else "done"
+    print(
+        f"{how}: {run.batch:,} batches in {elapsed:.1f} s, {run.records:,} records, "
+        f"loss {run.last.smooth_loss if run.last else float('nan'):.3f} -> {out}"
+    )
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .storage.session import Session
+
+    with Session(args.session) as session:
+        summary = session.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    c = summary["corpus"]
+    lines = [
+        f"{summary['path']}",
+        f"  format        rnnbow-session v{summary['format_version']} (written by {PROG} {summary['app_version']})"
+        + ("" if summary["complete"] else "  [incomplete: still being written, or interrupted]"),
+        f"  cell          {summary['cell']}, hidden {summary['hidden_size']}, sequence length {summary['seq_length']}, lr {summary['learning_rate']}, seed {summary['seed']}",
+        f"  corpus        {c['name']}: {c['characters']:,} characters, vocabulary {c['vocab_size']}, sha256 {c['sha256'][:12]}…",
+        f"  trained       {summary['batches_trained']:,} batches",
+        f"  records       {summary['records']:,} (every {summary['record_every']} batch{'es' if summary['record_every'] > 1 else ''})",
+        f"  checkpoints   {summary['checkpoints']:,}",
+        f"  samples       {summary['samples']:,}",
+    ]
+    if summary["median_horizon"] is not None:
+        lines.append(f"  horizon       median {summary['median_horizon']:g} steps (ε = {summary['horizon_epsilon']})")
+    lines += [f"  note          {note}" for note in summary["notes"]]
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_render(args) -> int:
+    from .gui.render import render_session
+
+    render_session(
+        args.session, args.out, batch=args.batch, hover_step=args.hover_step, mode=args.mode,
+        horizon=args.horizon, size=(args.width, args.height), force=args.force,
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_gui(args) -> int:
+    from .gui.app import run_app
+
+    return run_app(session=getattr(args, "session", None), corpus=getattr(args, "corpus", None),
+                   start=getattr(args, "start", False), out=getattr(args, "out", None))
+
+
+def main(argv=None) -> int:
+    if sys.stdout is None:  # a windowed (console-less) frozen build
+        sys.stdout = open(os.devnull, "w")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"train": cmd_train, "info": cmd_info, "render": cmd_render, "gui": cmd_gui, None: cmd_gui}
+    try:
+        return handlers[args.command](args)
+    except RnnbowError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

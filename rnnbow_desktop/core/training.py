@@ -1,0 +1,259 @@
+"""Training a character-level network one batch at a time, as min-char-rnn does, recording itemized gradients.
+
+The trainer is Qt-free and single-threaded: the caller (CLI or GUI worker) calls `step()` and can
+stop or pause between any two batches. Everything it hands out is immutable (frozen dataclasses
+holding read-only array copies), so another thread may keep it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from ..errors import ConfigError, TrainingDiverged
+from . import itemized as itemized_mod
+from .cells import make_cell
+from .corpus import Corpus
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; the defaults mirror the paper's use case (min-char-rnn)."""
+
+    cell: str = "rnn"
+    hidden_size: int = 100
+    seq_length: int = 25
+    learning_rate: float = 0.1
+    record_every: int = 1
+    checkpoint_every: int = 1000  # 0: no checkpoints
+    seed: int = 0
+    horizon_epsilon: float = 0.05
+    clip: float = 5.0
+    sample_every: int = 500  # 0: no samples
+    sample_length: int = 200
+
+    def validate(self) -> "TrainConfig":
+        make_cell(self.cell)
+        for name in ("hidden_size", "seq_length", "record_every", "sample_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name.replace('_', ' ')} must be a positive whole number, not {value!r}")
+        for name in ("checkpoint_every", "sample_every", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name.replace('_', ' ')} must be 0 or a positive whole number, not {value!r}")
+        for name in ("learning_rate", "clip"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{name.replace('_', ' ')} must be a positive finite number, not {value!r}")
+        if not (math.isfinite(self.horizon_epsilon) and 0 < self.horizon_epsilon < 1):
+            raise ConfigError(f"horizon epsilon must be between 0 and 1, not {self.horizon_epsilon!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def _frozen(array, dtype=None) -> np.ndarray:
+    out = np.array(array, dtype=dtype, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """Everything recorded for one batch; arrays are read-only. Matrices are indexed [t, j]."""
+
+    batch: int
+    position: int  # corpus offset of the first input character
+    inputs: np.ndarray  # (n,) token ids
+    targets: np.ndarray  # (n,)
+    predictions: np.ndarray  # (n,) most likely next character per step
+    loss: np.ndarray  # (n,) per-step cross-entropy (natural log)
+    itemized: np.ndarray  # (n, n)
+    contribution: np.ndarray  # (n, n)
+    step_gradient: np.ndarray  # (n,)
+    max_gradient: float
+    truncation_error: np.ndarray  # (n,)
+    horizon: int
+    itemized_gate: np.ndarray | None = None  # (n, n, G) for gated cells
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Parameters (PyTorch names) and the carried state, taken before `batch`'s update."""
+
+    batch: int
+    params: dict  # name -> read-only array
+    state: tuple  # (h0,) or (h0, c0)
+
+
+@dataclass(frozen=True)
+class Sample:
+    batch: int
+    text: str
+
+
+@dataclass(frozen=True)
+class StepResult:
+    batch: int
+    position: int
+    loss: float  # summed over the n steps
+    smooth_loss: float
+    record: BatchRecord | None
+    checkpoint: Checkpoint | None
+    sample: Sample | None
+
+
+@dataclass
+class BatchGradients:
+    """The forward and backward pass of one batch (mutable working data, not handed out)."""
+
+    fwd: object
+    loss: np.ndarray  # (n,)
+    predictions: np.ndarray  # (n,)
+    grads: dict
+    measured: itemized_mod.Itemized | None
+
+
+def batch_gradients(cell, params, inputs, targets, state0, itemize: bool, epsilon: float = 0.05, work=None):
+    """Loss, gradients of every parameter and (with `itemize`) the itemized quantities of one batch."""
+    n = len(inputs)
+    fwd = cell.forward(params, inputs, state0)
+    W_d = params["decoder_weight"]
+    logits = fwd.hs[1:] @ W_d.T + params["decoder_bias"]  # (n, V)
+    predictions = logits.argmax(axis=1)
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    steps = np.arange(n)
+    loss = -np.log(probs[steps, targets])  # (n,)
+    dlogits = probs
+    dlogits[steps, targets] -= 1.0  # softmax cross-entropy: p − onehot(target)
+    dh_local = dlogits @ W_d  # (n, H)  ∂L_t/∂h_t from each step's own loss
+
+    gates, deltas = itemized_mod.sweep(cell, params, fwd, dh_local, itemize, work)
+    grads = cell.param_grads(params, fwd, inputs, gates)
+    grads["decoder_weight"] = dlogits.T @ fwd.hs[1:]
+    grads["decoder_bias"] = dlogits.sum(axis=0)
+    measured = None
+    if itemize:
+        measured = itemized_mod.measure(deltas, fwd.hs[:-1], epsilon, cell.n_gates, work)
+    return BatchGradients(fwd=fwd, loss=loss, predictions=predictions, grads=grads, measured=measured)
+
+
+class Trainer:
+    """Trains `corpus` batch by batch; `step()` returns a StepResult with a record when one is due."""
+
+    def __init__(self, corpus: Corpus, config: TrainConfig = TrainConfig()):
+        self.config = config.validate()
+        if len(corpus.ids) < config.seq_length + 1:
+            raise ConfigError(
+                f"corpus '{corpus.name}' has {len(corpus.ids)} characters; sequence length "
+                f"{config.seq_length} needs at least {config.seq_length + 1}"
+            )
+        self.corpus = corpus
+        self.cell = make_cell(config.cell)
+        H, V = config.hidden_size, corpus.vocab_size
+        rng = np.random.default_rng(config.seed)
+        self.params = self.cell.init_params(rng, H, V)
+        self.trained = [k for k in self.params if k not in self.cell.frozen_params]
+        self.memory = {k: np.zeros_like(self.params[k]) for k in self.trained}  # Adagrad
+        # Sampling draws from its own stream so that generating text never changes training.
+        self.sample_rng = np.random.default_rng([config.seed, 1])
+        self.state = self.cell.zero_state(H)
+        self.work = itemized_mod.Workspace()
+        self.batch = 0  # the next batch to train
+        self.position = 0
+        self.smooth_loss = -math.log(1.0 / V) * config.seq_length
+
+    def step(self) -> StepResult:
+        cfg, n, b = self.config, self.config.seq_length, self.batch
+        ids = self.corpus.ids
+        # min-char-rnn's wrap rule: restart at the beginning, with a fresh state, when a batch
+        # would run off the end of the stream.
+        if self.position + n + 1 >= len(ids) or b == 0:
+            self.position = 0
+            self.state = self.cell.zero_state(cfg.hidden_size)
+        p = self.position
+        inputs = ids[p : p + n]
+        targets = ids[p + 1 : p + n + 1]
+
+        checkpoint = None
+        if cfg.checkpoint_every and b % cfg.checkpoint_every == 0:
+            checkpoint = Checkpoint(
+                batch=b,
+                params={k: _frozen(v) for k, v in self.params.items()},
+                state=tuple(_frozen(s) for s in self.state),
+            )
+        sample = None
+        if cfg.sample_every and b % cfg.sample_every == 0:
+            sample = Sample(batch=b, text=self.sample(int(inputs[0]), cfg.sample_length))
+
+        due = b % cfg.record_every == 0
+        result = batch_gradients(
+            self.cell, self.params, inputs, targets, self.state, due, cfg.horizon_epsilon, self.work
+        )
+        total = float(result.loss.sum())
+        if not math.isfinite(total):
+            raise TrainingDiverged(b, "the loss")
+        if not all(np.isfinite(g).all() for g in result.grads.values()):
+            raise TrainingDiverged(b, "a gradient")
+
+        record = None
+        if due:
+            m = result.measured
+            record = BatchRecord(
+                batch=b,
+                position=p,
+                inputs=_frozen(inputs),
+                targets=_frozen(targets),
+                predictions=_frozen(result.predictions),
+                loss=_frozen(result.loss),
+                itemized=_frozen(m.itemized),
+                contribution=_frozen(m.contribution),
+                step_gradient=_frozen(m.step_gradient),
+                max_gradient=m.max_gradient,
+                truncation_error=_frozen(m.truncation_error),
+                horizon=m.horizon,
+                itemized_gate=None if m.itemized_gate is None else _frozen(m.itemized_gate),
+            )
+
+        # Clip element-wise, then Adagrad — exactly min-char-rnn's update.
+        lr = cfg.learning_rate
+        for name in self.trained:
+            grad, mem = result.grads[name], self.memory[name]
+            np.clip(grad, -cfg.clip, cfg.clip, out=grad)
+            mem += grad * grad
+            self.params[name] -= lr * grad / np.sqrt(mem + 1e-8)
+
+        self.state = result.fwd.state_out
+        self.position = p + n
+        self.batch = b + 1
+        self.smooth_loss = self.smooth_loss * 0.999 + total * 0.001
+        return StepResult(
+            batch=b, position=p, loss=total, smooth_loss=self.smooth_loss,
+            record=record, checkpoint=checkpoint, sample=sample,
+        )
+
+    def sample(self, seed_id: int, length: int) -> str:
+        """Generate `length` characters from the current model, continuing from the current state."""
+        state = tuple(s.copy() for s in self.state)
+        token = seed_id
+        out = []
+        W_d, b_d = self.params["decoder_weight"], self.params["decoder_bias"]
+        for _ in range(length):
+            fwd = self.cell.forward(self.params, np.array([token]), state)
+            state = fwd.state_out
+            logits = W_d @ fwd.hs[1] + b_d
+            p = np.exp(logits - logits.max())
+            token = int(self.sample_rng.choice(len(p), p=p / p.sum()))
+            out.append(token)
+        return self.corpus.decode(out)
