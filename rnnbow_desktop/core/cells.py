@@ -27,15 +27,14 @@ class Forward:
     cache: dict  # cell-specific intermediates
 
 
-class RNNCell:
-    """Vanilla tanh cell: h_j = tanh(W_ih x_j + b_ih + W_hh h_{j-1} + b_hh)."""
+class Cell:
+    """What every cell shares: PyTorch-named parameters drawn like min-char-rnn's, and a zero state."""
 
-    name = "rnn"
-    gate_names = ("hidden",)
-    n_gates = 1
-    n_state = 1
-    # min-char-rnn trains one hidden bias; bias_hh exists (PyTorch's names) but stays zero.
-    frozen_params = ("bias_hh",)
+    name: str
+    gate_names: tuple
+    n_gates: int
+    n_state: int
+    frozen_params: tuple = ()
 
     def init_params(self, rng: np.random.Generator, H: int, V: int) -> dict[str, np.ndarray]:
         G = self.n_gates
@@ -53,7 +52,18 @@ class RNNCell:
         }
 
     def zero_state(self, H: int) -> tuple:
-        return (np.zeros(H),)
+        return tuple(np.zeros(H) for _ in range(self.n_state))
+
+
+class RNNCell(Cell):
+    """Vanilla tanh cell: h_j = tanh(W_ih x_j + b_ih + W_hh h_{j-1} + b_hh)."""
+
+    name = "rnn"
+    gate_names = ("hidden",)
+    n_gates = 1
+    n_state = 1
+    # min-char-rnn trains one hidden bias; bias_hh exists (PyTorch's names) but stays zero.
+    frozen_params = ("bias_hh",)
 
     def forward(self, params, inputs: np.ndarray, state0: tuple) -> Forward:
         W_hh = params["weight_hh"]
@@ -81,7 +91,7 @@ class RNNCell:
         grads = {
             "weight_hh": gates.T @ fwd.hs[:-1],
             "bias_ih": gates.sum(axis=0),
-            "bias_hh": np.zeros_like(params["bias_hh"]),
+            "bias_hh": gates.sum(axis=0),  # its true gradient; the trainer leaves it frozen
         }
         grads["weight_ih"] = _scatter_columns(params["weight_ih"].shape, inputs, gates)
         return grads

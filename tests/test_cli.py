@@ -1,0 +1,128 @@
+"""The `rnnbow` command, run as a user runs it: in a subprocess, checking exit codes and messages."""
+
+import json
+import subprocess
+import sys
+
+import h5py
+import pytest
+
+TEXT = "for (i = 0; i < n; i++) { sum += a[i]; }\n" * 30
+
+
+def rnnbow(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "rnnbow_desktop", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "loop.c"
+    path.write_text(TEXT)
+    return path
+
+
+def test_version():
+    from rnnbow_desktop import __version__
+
+    out = rnnbow("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"rnnbow {__version__}"
+
+
+def test_train_then_info(tmp_path, corpus_file):
+    out_file = tmp_path / "s.h5"
+    done = rnnbow("train", corpus_file, "--batches", 30, "--hidden", 12, "--seq-len", 8, "--record-every", 3, "--out", out_file)
+    assert done.returncode == 0, done.stderr
+    assert "30 batches" in done.stdout and "10 records" in done.stdout
+    info = rnnbow("info", out_file, "--json")
+    assert info.returncode == 0
+    summary = json.loads(info.stdout)
+    assert summary["format_version"] == 1 and summary["cell"] == "rnn"
+    assert summary["records"] == 10 and summary["batches_trained"] == 30
+    assert summary["checkpoints"] == 1 and summary["corpus"]["name"] == "loop.c"
+    text = rnnbow("info", out_file)
+    assert text.returncode == 0 and "records       10" in text.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--hidden", "0"], "must be greater than 0"),
+        (["--seq-len", "-1"], "must be greater than 0"),
+        (["--batches", "0"], "must be greater than 0"),
+        (["--record-every", "0"], "must be greater than 0"),
+        (["--checkpoint-every", "-2"], "must be 0 or more"),
+        (["--lr", "0"], "positive finite"),
+        (["--lr", "nan"], "positive finite"),
+        (["--lr", "inf"], "positive finite"),
+        (["--lr", "fast"], "expected a number"),
+        (["--cell", "transformer"], "unknown cell"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_nonzero_exit(tmp_path, corpus_file, args, message):
+    out = rnnbow("train", corpus_file, "--out", tmp_path / "x.h5", *args)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_existing_output_is_refused_unless_forced(tmp_path, corpus_file):
+    target = tmp_path / "mine.h5"
+    target.write_bytes(b"my own data")
+    out = rnnbow("train", corpus_file, "--batches", 2, "--out", target)
+    assert out.returncode == 1 and "already exists" in out.stderr and "--force" in out.stderr
+    assert target.read_bytes() == b"my own data"
+    forced = rnnbow("train", corpus_file, "--batches", 2, "--out", target, "--force")
+    assert forced.returncode == 0
+    with h5py.File(target, "r") as f:
+        assert f.attrs["format"] == "rnnbow-session"
+
+
+@pytest.mark.parametrize(
+    "corpus, message",
+    [("missing.txt", "no such file"), ("empty.txt", "is empty"), ("binary.dat", "binary")],
+)
+def test_bad_corpora(tmp_path, corpus, message):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "binary.dat").write_bytes(b"\x00\xff" * 50)
+    out = rnnbow("train", tmp_path / corpus, "--out", tmp_path / "x.h5")
+    assert out.returncode == 1 and message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_output_folder_must_exist(tmp_path, corpus_file):
+    out = rnnbow("train", corpus_file, "--out", tmp_path / "no" / "such" / "s.h5")
+    assert out.returncode == 1 and "does not exist" in out.stderr
+
+
+def test_info_on_a_non_session(tmp_path):
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5 at all" * 10)
+    out = rnnbow("info", junk)
+    assert out.returncode == 1 and "not an RNNbow session" in out.stderr and str(junk) in out.stderr
+
+
+def test_ctrl_c_leaves_a_complete_session(tmp_path, corpus_file):
+    import signal
+    import time
+
+    target = tmp_path / "open-ended.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnbow_desktop", "train", str(corpus_file), "--hidden", "12", "--out", str(target)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "stopped:" in stdout
+    info = json.loads(rnnbow("info", target, "--json").stdout)
+    assert info["complete"] and info["records"] > 0 and info["records"] == info["batches_trained"]
