@@ -166,6 +166,7 @@ class Trainer:
         self.params = self.cell.init_params(rng, H, V)
         self.trained = [k for k in self.params if k not in self.cell.frozen_params]
         self.memory = {k: np.zeros_like(self.params[k]) for k in self.trained}  # Adagrad
+        self._scratch = {k: np.empty_like(self.params[k]) for k in self.trained}
         # Sampling draws from its own stream so that generating text never changes training.
         self.sample_rng = np.random.default_rng([config.seed, 1])
         self.state = self.cell.zero_state(H)
@@ -204,7 +205,8 @@ class Trainer:
         total = float(result.loss.sum())
         if not math.isfinite(total):
             raise TrainingDiverged(b, "the loss")
-        if not all(np.isfinite(g).all() for g in result.grads.values()):
+        # A NaN or Inf anywhere makes the sum non-finite; cheaper than a boolean mask per parameter.
+        if not math.isfinite(sum(float(g.sum()) for g in result.grads.values())):
             raise TrainingDiverged(b, "a gradient")
 
         record = None
@@ -226,13 +228,7 @@ class Trainer:
                 itemized_gate=None if m.itemized_gate is None else _frozen(m.itemized_gate),
             )
 
-        # Clip element-wise, then Adagrad — exactly min-char-rnn's update.
-        lr = cfg.learning_rate
-        for name in self.trained:
-            grad, mem = result.grads[name], self.memory[name]
-            np.clip(grad, -cfg.clip, cfg.clip, out=grad)
-            mem += grad * grad
-            self.params[name] -= lr * grad / np.sqrt(mem + 1e-8)
+        self._update(result.grads)
 
         self.state = result.fwd.state_out
         self.position = p + n
@@ -242,6 +238,20 @@ class Trainer:
             batch=b, position=p, loss=total, smooth_loss=self.smooth_loss,
             record=record, checkpoint=checkpoint, sample=sample,
         )
+
+    def _update(self, grads: dict) -> None:
+        """Clip element-wise, then Adagrad — min-char-rnn's update, in place without temporaries."""
+        cfg = self.config
+        for name in self.trained:
+            grad, mem, tmp = grads[name], self.memory[name], self._scratch[name]
+            np.clip(grad, -cfg.clip, cfg.clip, out=grad)
+            np.multiply(grad, grad, out=tmp)
+            mem += tmp
+            np.add(mem, 1e-8, out=tmp)
+            np.sqrt(tmp, out=tmp)
+            np.divide(grad, tmp, out=tmp)
+            tmp *= cfg.learning_rate
+            self.params[name] -= tmp
 
     def sample(self, seed_id: int, length: int) -> str:
         """Generate `length` characters from the current model, continuing from the current state."""
