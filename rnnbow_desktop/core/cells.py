@@ -97,6 +97,192 @@ class RNNCell(Cell):
         return grads
 
 
+class LSTMCell(Cell):
+    """LSTM in PyTorch's layout: the row blocks of W_ih, W_hh, b_ih, b_hh are the gates i, f, g, o.
+
+    With a = W_ih x_j + b_ih + W_hh h_{j-1} + b_hh: i, f, o = σ(a_i), σ(a_f), σ(a_o), g = tanh(a_g),
+    c_j = f ⊙ c_{j-1} + i ⊙ g, h_j = o ⊙ tanh(c_j). The forget-gate bias starts at 0 like every other
+    bias, and both biases are trained, as in torch.nn.LSTM.
+    """
+
+    name = "lstm"
+    gate_names = ("input", "forget", "cell candidate", "output")
+    n_gates = 4
+    n_state = 2
+    frozen_params = ()
+
+    def forward(self, params, inputs: np.ndarray, state0: tuple) -> Forward:
+        W_hh = params["weight_hh"]
+        n, H = len(inputs), W_hh.shape[1]
+        # σ(x) = (1 + tanh(x/2)) / 2: halving the sigmoid gates' rows (exact in floating point) lets
+        # one tanh call per step activate all four gates, and it cannot overflow as exp(-x) can.
+        scale = np.array([0.5, 0.5, 1.0, 0.5]).repeat(H)  # (4H,)
+        shift = np.array([0.5, 0.5, 0.0, 0.5]).repeat(H)
+        W_scaled = W_hh * scale[:, None]  # (4H, H)
+        pre_in = params["weight_ih"].T[inputs] + (params["bias_ih"] + params["bias_hh"])  # (n, 4H)
+        pre_in *= scale
+        acts = np.empty((n, 4 * H))  # i, f, g, o of every step
+        hs = np.empty((n + 1, H))
+        cs = np.empty((n + 1, H))  # cs[0] = c entering the batch, cs[j+1] = c_j
+        tanh_c = np.empty((n, H))
+        ig = np.empty(H)
+        hs[0], cs[0] = state0
+        for j in range(n):
+            a = acts[j]
+            np.dot(W_scaled, hs[j], out=a)
+            a += pre_in[j]
+            np.tanh(a, out=a)
+            a *= scale
+            a += shift
+            i, f, g, o = a.reshape(4, H)
+            np.multiply(f, cs[j], out=cs[j + 1])
+            np.multiply(i, g, out=ig)
+            cs[j + 1] += ig
+            np.tanh(cs[j + 1], out=tanh_c[j])
+            np.multiply(o, tanh_c[j], out=hs[j + 1])
+
+        # Everything the backward step needs, per step, so that it is a few calls on (S, ·) blocks:
+        # coeff[j, :3] turns ∂L/∂c_j (total) into the gradients of a_i, a_f, a_g; coeff[j, 3] turns
+        # ∂L/∂h_j into that of a_o; h_to_c carries ∂L/∂h_j into ∂L/∂c_j.
+        i, f, g, o = acts.reshape(n, 4, H).transpose(1, 0, 2)  # each (n, H)
+        coeff = np.empty((n, 4, H))
+        coeff[:, 0] = g * i * (1.0 - i)
+        coeff[:, 1] = cs[:-1] * f * (1.0 - f)
+        coeff[:, 2] = i * (1.0 - g * g)
+        coeff[:, 3] = tanh_c * o * (1.0 - o)
+        h_to_c = o * (1.0 - tanh_c * tanh_c)  # (n, H)
+        cache = {"coeff": coeff, "h_to_c": h_to_c, "forget": np.ascontiguousarray(f)}
+        return Forward(hs=hs, state_out=(hs[n].copy(), cs[n].copy()), cache=cache)
+
+    def backward_step(self, params, fwd: Forward, j: int, rows: list, out: np.ndarray) -> None:
+        """rows = [∂L/∂h_j, ∂L/∂c_j] (S, H) each, replaced by those of h_{j-1}, c_{j-1}; out (S, 4H)."""
+        dh, dc = rows
+        S, H = dh.shape
+        cache = fwd.cache
+        blocks = out.reshape(S, 4, H)  # a view: the engine passes a contiguous block
+        # ∂L/∂c_j in total: carried from c_{j+1} plus through h_j = o ⊙ tanh(c_j). The o block of
+        # `out` is free until the last line, so it holds the product meanwhile.
+        np.multiply(dh, cache["h_to_c"][j], out=blocks[:, 3])
+        dc += blocks[:, 3]
+        np.multiply(dc[:, None, :], cache["coeff"][j, :3], out=blocks[:, :3])
+        np.multiply(dh, cache["coeff"][j, 3], out=blocks[:, 3])
+        if j > 0:
+            dc *= cache["forget"][j]
+            np.matmul(out, params["weight_hh"], out=dh)
+
+    def param_grads(self, params, fwd: Forward, inputs: np.ndarray, gates: np.ndarray) -> dict:
+        """Gradients of the recurrent parameters from the summed step gradients `gates` (n, 4H).
+
+        Every gate's pre-activation is a plain sum of its input and hidden parts, so both sides
+        share the same gradient.
+        """
+        bias = gates.sum(axis=0)
+        return {
+            "weight_ih": _scatter_columns(params["weight_ih"].shape, inputs, gates),
+            "weight_hh": gates.T @ fwd.hs[:-1],
+            "bias_ih": bias,
+            "bias_hh": bias.copy(),
+        }
+
+
+class GRUCell(Cell):
+    """GRU in PyTorch's layout: the row blocks of W_ih, W_hh, b_ih, b_hh are the gates r, z, n.
+
+    r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
+    n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h_j = (1 − z) ⊙ n + z ⊙ h_{j-1}.
+    Both biases are trained, as in torch.nn.GRU (they differ only in the n gate).
+    """
+
+    name = "gru"
+    gate_names = ("reset", "update", "new")
+    n_gates = 3
+    n_state = 1
+    frozen_params = ()
+
+    def forward(self, params, inputs: np.ndarray, state0: tuple) -> Forward:
+        W_hh, b_hh = params["weight_hh"], params["bias_hh"]
+        n, H = len(inputs), W_hh.shape[1]
+        # Halved r, z rows: σ(x) = (1 + tanh(x/2)) / 2, see LSTMCell.forward.
+        scale = np.array([0.5, 0.5, 1.0]).repeat(H)  # (3H,)
+        W_scaled = W_hh * scale[:, None]  # (3H, H)
+        x_part = params["weight_ih"].T[inputs] + params["bias_ih"]  # (n, 3H)
+        # What is added to W_hh h at each step: r and z take both input part and both biases
+        # (halved); n's block takes only b_hn, since r multiplies W_hn h + b_hn as a whole.
+        added = x_part * scale
+        added[:, : 2 * H] += b_hh[: 2 * H] * 0.5
+        added[:, 2 * H :] = b_hh[2 * H :]
+        x_new = np.ascontiguousarray(x_part[:, 2 * H :])  # (n, H)  W_in x + b_in
+        acts = np.empty((n, 3 * H))  # r, z and the hidden part W_hn h + b_hn of every step
+        new = np.empty((n, H))  # n
+        hs = np.empty((n + 1, H))
+        hs[0] = state0[0]
+        for j in range(n):
+            a = acts[j]
+            np.dot(W_scaled, hs[j], out=a)
+            a += added[j]
+            rz, hidden_new = a[: 2 * H], a[2 * H :]
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            np.multiply(rz[:H], hidden_new, out=new[j])
+            new[j] += x_new[j]
+            np.tanh(new[j], out=new[j])
+            # h_j = n + z ⊙ (h_{j-1} − n)
+            np.subtract(hs[j], new[j], out=hs[j + 1])
+            hs[j + 1] *= rz[H:]
+            hs[j + 1] += new[j]
+
+        r, z, hidden_new = acts.reshape(n, 3, H).transpose(1, 0, 2)  # each (n, H)
+        # ∂L/∂h_j times new_grad is the gradient of n's full pre-activation (its input side);
+        # coeff[j] turns ∂L/∂h_j into the gradients of the hidden-side r, z, n pre-activations.
+        new_grad = (1.0 - z) * (1.0 - new * new)
+        coeff = np.empty((n, 3, H))
+        coeff[:, 0] = new_grad * hidden_new * r * (1.0 - r)
+        coeff[:, 1] = (hs[:-1] - new) * z * (1.0 - z)
+        coeff[:, 2] = new_grad * r
+        cache = {
+            "coeff": coeff,
+            "new_grad": new_grad,
+            "update": np.ascontiguousarray(z),
+            "carried": np.empty((n, H)),  # scratch for the hidden-side product
+            # Σ over sources of ∂L/∂h_j, written by backward_step for param_grads: the input side
+            # of n gets ∂L/∂a_n while the hidden side gets r ⊙ ∂L/∂a_n, and r may be 0.
+            "dh_sum": np.zeros((n, H)),
+        }
+        return Forward(hs=hs, state_out=(hs[n].copy(),), cache=cache)
+
+    def backward_step(self, params, fwd: Forward, j: int, rows: list, out: np.ndarray) -> None:
+        """rows[0] (S, H): ∂L/∂h_j per source, replaced by ∂L/∂h_{j-1}; out (S, 3H)."""
+        dh = rows[0]
+        S, H = dh.shape
+        cache = fwd.cache
+        np.multiply(dh[:, None, :], cache["coeff"][j], out=out.reshape(S, 3, H))
+        np.sum(dh, axis=0, out=cache["dh_sum"][j])
+        if j > 0:
+            carried = cache["carried"]
+            if len(carried) < S:
+                carried = cache["carried"] = np.empty((S, H))
+            carried = carried[:S]
+            np.matmul(out, params["weight_hh"], out=carried)
+            dh *= cache["update"][j]  # the direct path h_j = … + z ⊙ h_{j-1}
+            dh += carried
+
+    def param_grads(self, params, fwd: Forward, inputs: np.ndarray, gates: np.ndarray) -> dict:
+        """Gradients from the summed hidden-side step gradients `gates` (n, 3H).
+
+        Needs the backward sweep over this `fwd` to have run (it leaves Σ_sources ∂L/∂h_j behind).
+        """
+        H = gates.shape[1] // 3
+        input_side = gates.copy()
+        input_side[:, 2 * H :] = fwd.cache["dh_sum"] * fwd.cache["new_grad"]
+        return {
+            "weight_ih": _scatter_columns(params["weight_ih"].shape, inputs, input_side),
+            "weight_hh": gates.T @ fwd.hs[:-1],
+            "bias_ih": input_side.sum(axis=0),
+            "bias_hh": gates.sum(axis=0),
+        }
+
+
 def _scatter_columns(shape, inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Σ_j outer(rows[j], onehot(inputs[j])) without building one-hot vectors: (G*H, V)."""
     out_t = np.zeros((shape[1], shape[0]))
@@ -104,7 +290,7 @@ def _scatter_columns(shape, inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out_t.T
 
 
-CELLS = {"rnn": RNNCell}
+CELLS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
 
 def make_cell(name: str):

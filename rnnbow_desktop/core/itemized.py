@@ -91,7 +91,7 @@ def measure(deltas, h_prev, epsilon: float, n_gates: int = 1, work: Workspace | 
 
     # ‖G[t, j]‖ = ‖δ_t^(j)‖ ‖h_{j-1}‖: the outer product never has to exist.
     delta_norm = np.sqrt(np.einsum("jdg,jdg->jd", deltas, deltas))  # (n, n) over [j, d]
-    along = np.einsum("jdg,jg->jd", deltas, gates)  # (n, n)  δ_t^(j) · dhraw_j
+    along = np.matmul(deltas, gates[:, :, None])[..., 0]  # (n, n)  δ_t^(j) · dhraw_j
     safe = np.where(gates_norm > 0, gates_norm, 1.0)
     contribution_jd = along * (h_norm / safe)[:, None]
     contribution_jd[gates_norm == 0] = 0.0
@@ -137,9 +137,11 @@ def truncation_error(deltas: np.ndarray, h_prev: np.ndarray, work: Workspace | N
     suffix[0, n - 1] = deltas[0, n - 1]
     for k in range(n - 2, -1, -1):
         np.add(suffix[: n - k, k + 1], deltas[: n - k, k], out=suffix[: n - k, k])
-    flat = suffix.reshape(n, n * GH)
-    weighted = np.matmul(gram, flat, out=work.get("weighted", flat.shape))
-    squared = np.einsum("jx,jx->x", flat, weighted).reshape(n, GH).sum(axis=1)  # ‖residual_k‖²
+    # ‖residual_k‖² = Σ_{j,j' < n−k} gram[j, j'] (a_j · a_j'): only the non-zero rows enter.
+    squared = np.empty(n)
+    for k in range(n):
+        a = suffix[: n - k, k]
+        squared[k] = np.vdot(gram[: n - k, : n - k], a @ a.T)
     total = squared[0]
     error = np.zeros(n)
     if total > 0:
