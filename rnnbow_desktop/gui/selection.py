@@ -57,8 +57,8 @@ class SelectionModel(QObject):
             return
         before = self.shown
         self._selected = index
-        self._hovered_loss = None
         self.selectedChanged.emit(index)
+        self.set_hovered_loss(None)  # a loss step of another batch means nothing here
         if self.shown != before:
             self.shownChanged.emit(self.shown)
 

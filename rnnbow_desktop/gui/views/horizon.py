@@ -1,0 +1,168 @@
+"""Area 3: the gradient horizon of the hovered loss, beside the shown batch's truncation-error curve e(k)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from . import palette
+from .labels import visible_char
+from .stacked_bars import BAR_WIDTH, gradient_matrix
+
+HINT = "hover a bar segment above to see the horizon of one loss"
+LOG_DECADES = 8  # the log axis shows at most this many powers of ten below the batch's largest part
+
+
+class HorizonView(QWidget):
+    """Bars over j = 0 … t of the hovered loss's parts (how its gradient decays back in time), and e(k)."""
+
+    def __init__(self, selection, parent=None):
+        super().__init__(parent)
+        self.selection = selection
+        self.store = None
+        self.record = None
+        self.values: np.ndarray | None = None  # the (n, n) [t, j] matrix of the current mode
+
+        # Left: the horizon of one loss.
+        self.header = QLabel()
+        self.log_box = QCheckBox("log scale")
+        self.log_box.toggled.connect(self._draw_horizon)
+        left_header = QHBoxLayout()
+        left_header.setContentsMargins(0, 0, 0, 0)
+        left_header.addWidget(self.header)
+        left_header.addStretch(1)
+        left_header.addWidget(self.log_box)
+        self.horizon_widget = pg.PlotWidget(background=palette.BACKGROUND)
+        self.plot = self.horizon_widget.getPlotItem()
+        palette.style_plot(self.plot)
+        self.plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
+        self.plot.setLabel("bottom", "step j (earlier steps to the left)")
+        self.plot.getAxis("bottom").setTickSpacing(5, 1)
+        self.bars = pg.BarGraphItem(x=[], y0=[], height=[], width=BAR_WIDTH, pen=None, brush=palette.HIGHLIGHT)
+        self.plot.addItem(self.bars)
+        self.hint = pg.TextItem(HINT, color=palette.MUTED, anchor=(0.5, 0.5))
+        self.plot.addItem(self.hint)
+
+        # Right: e(k), the relative error of keeping only offsets t − j < k, for the whole batch.
+        self.truncation_header = QLabel(palette.header_html("Truncation error e(k)", "kept offsets t − j < k"))
+        self.truncation_widget = pg.PlotWidget(background=palette.BACKGROUND)
+        self.truncation_plot = self.truncation_widget.getPlotItem()
+        palette.style_plot(self.truncation_plot)
+        self.truncation_plot.setLabel("bottom", "offsets kept k")
+        self.truncation_plot.setLabel("left", "e(k)")
+        # A plain line: symbols would be pixmaps (images in an SVG export) and cost a scatter update per record.
+        self.truncation_curve = pg.PlotDataItem(pen=pg.mkPen(palette.FOREGROUND, width=1))
+        self.truncation_plot.addItem(self.truncation_curve)
+        self.epsilon_line = pg.InfiniteLine(
+            angle=0, pen=pg.mkPen(palette.EPSILON, width=1, style=Qt.PenStyle.DashLine),
+            label="ε", labelOpts={"position": 0.9, "color": palette.EPSILON},
+        )
+        self.truncation_plot.addItem(self.epsilon_line)
+        self.horizon_line = pg.InfiniteLine(
+            angle=90, pen=pg.mkPen(palette.HORIZON_SERIES, width=2),
+            label="horizon", labelOpts={"position": 0.85, "color": palette.HORIZON_SERIES},
+        )
+        self.truncation_plot.addItem(self.horizon_line)
+
+        left = QVBoxLayout()
+        left.setSpacing(2)
+        left.addLayout(left_header)
+        left.addWidget(self.horizon_widget, 1)
+        right = QVBoxLayout()
+        right.setSpacing(2)
+        right.addWidget(self.truncation_header)
+        right.addWidget(self.truncation_widget, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(left, 3)
+        layout.addLayout(right, 2)
+
+        for signal in (selection.shownChanged, selection.modeChanged, selection.gateChanged):
+            signal.connect(self.refresh)
+        selection.hoveredLossChanged.connect(self._draw_horizon)
+        # select() clears the hovered loss without a signal when the shown record stays the same.
+        selection.selectedChanged.connect(self._draw_horizon)
+
+    def set_store(self, store) -> None:
+        self.store = store
+        n = store.config.seq_length if store is not None else 1
+        self.plot.setXRange(-0.5, n - 0.5, padding=0)
+        self.truncation_plot.setXRange(0.5, n + 0.5, padding=0)
+        self.refresh()
+
+    def refresh(self, *_) -> None:
+        index = self.selection.shown
+        if self.store is None or index is None or index >= len(self.store):
+            self.record, self.values = None, None
+            self.truncation_curve.setData([], [])
+            self.epsilon_line.hide()
+            self.horizon_line.hide()
+            self._draw_horizon()
+            return
+        record = self.store.record(index)
+        self.record = record
+        self.values, _ = gradient_matrix(record, self.selection.mode, self.selection.gate, self.store.gate_names)
+        n = len(record.loss)
+        error = np.asarray(record.truncation_error, dtype=float)
+        self.truncation_curve.setData(np.arange(1, n + 1), error)
+        epsilon = self.store.config.horizon_epsilon
+        # Shown before the label text is set: a hidden label ignores setFormat.
+        self.epsilon_line.show()
+        self.horizon_line.show()
+        self.epsilon_line.setPos(epsilon)
+        self.epsilon_line.label.setFormat(f"ε = {epsilon:g}")
+        self.horizon_line.setPos(record.horizon)
+        self.horizon_line.label.setFormat(f"horizon = {record.horizon}")
+        # e(k) is a relative error, almost always ≤ 1: a fixed range saves re-laying the axis per record.
+        palette.set_y_range(self.truncation_plot, 0, max(1.0, float(error.max(initial=0.0))) * 1.05)
+        self._draw_horizon()
+
+    def _draw_horizon(self, *_) -> None:
+        t = self.selection.hovered_loss
+        log = self.log_box.isChecked()
+        self.plot.getAxis("left").setLogMode(False, log)
+        what = "‖G[t, j]‖" if self.selection.mode == "magnitude" else "contribution of loss t"
+        self.plot.setLabel("left", what + (" (log)" if log else ""))
+        if self.values is None or t is None or not 0 <= t < len(self.values):
+            self.bars.setOpts(x=[], y0=[], height=[])
+            self.hint.show()
+            self.plot.getAxis("left").setStyle(showValues=False)  # an empty plot needs no numbers
+            self.hint.setPos((self.plot.vb.viewRange()[0][0] + self.plot.vb.viewRange()[0][1]) / 2, 0.5)
+            palette.set_y_range(self.plot, 0, 1)
+            self.header.setText(palette.header_html("3 · Horizon of one loss"))
+            return
+        self.hint.hide()
+        self.plot.getAxis("left").setStyle(showValues=True)
+        record, vocab = self.record, self.store.vocab
+        self.header.setText(palette.header_html(
+            f"3 · Horizon of loss t = {t}",
+            f"true {visible_char(vocab[record.targets[t]])!r}, predicted {visible_char(vocab[record.predictions[t]])!r}:"
+            " how far back its gradient reaches",
+        ))
+        row = self.values[t, : t + 1]  # (t + 1,)  the parts of loss t at steps j = 0 … t
+        j = np.arange(t + 1, dtype=float)
+        if not log:
+            self.bars.setOpts(x=j, y0=np.zeros(t + 1), height=row)
+            # Scaled to this loss: the shape of the decay is the point, the axis gives the size.
+            low, high = min(float(row.min()), 0.0), max(float(row.max()), 0.0)
+            palette.set_y_range(self.plot, low * 1.08, (high if high > 0 else 1.0) * 1.08)
+            return
+        # Log scale: only positive parts can be drawn; bars rise from a floor fixed per batch so
+        # that sweeping across losses keeps one scale.
+        positive = self.values[self.values > 0]
+        if not len(positive):
+            self.bars.setOpts(x=[], y0=[], height=[])
+            return
+        top = np.log10(positive.max())
+        floor = np.floor(max(np.log10(positive.min()), top - LOG_DECADES))
+        keep = row > 10.0**floor
+        heights = np.log10(row[keep]) - floor
+        self.bars.setOpts(x=j[keep], y0=np.full(len(heights), floor), height=heights)
+        palette.set_y_range(self.plot, float(floor), float(top) + 0.1)
+
+    def drawn_bars(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x, y0, height of the horizon bars as drawn (log10 units in log mode)."""
+        opts = self.bars.opts
+        return tuple(np.atleast_1d(np.asarray(opts[name], dtype=float)) for name in ("x", "y0", "height"))

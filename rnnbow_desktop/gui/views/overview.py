@@ -1,0 +1,180 @@
+"""Area 4: the max gradient of every recorded batch and the effective horizon over training; hover previews, click selects."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
+
+from . import palette
+
+HORIZON_ROW_HEIGHT = 0.3  # share of the plot height given to the horizon strip
+
+
+def _add_series(plot: pg.PlotItem, pen, **kwargs) -> pg.PlotDataItem:
+    """A curve that stays fast at a million points: peak downsampling, drawn only where visible."""
+    item = pg.PlotDataItem(pen=pen, **kwargs)
+    item.setSkipFiniteCheck(True)
+    # Cached as pixels: moving the hover cursor over a million-point curve then only blits it.
+    item.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    plot.addItem(item)
+    # Set on the plot: PlotItem.addItem overwrites a curve's own downsampling and clipping options.
+    plot.setDownsampling(auto=True, mode="peak")
+    plot.setClipToView(True)
+    return item
+
+
+class OverviewView(QWidget):
+    """The training at a glance: max gradient per batch (area), effective horizon (strip below)."""
+
+    def __init__(self, selection, parent=None):
+        super().__init__(parent)
+        self.selection = selection
+        self.store = None
+
+        self.header = QLabel(palette.header_html(
+            "4 · Overview: max gradient per batch, effective horizon below",
+            "hover to preview a batch above, click to select it; wheel zooms, drag pans"
+        ))
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(palette.BACKGROUND)
+        self.plot = self.graphics.addPlot(row=0, col=0)
+        self.horizon_plot = self.graphics.addPlot(row=1, col=0)
+        layout_item = self.graphics.ci.layout
+        layout_item.setRowStretchFactor(0, round((1 - HORIZON_ROW_HEIGHT) * 10))
+        layout_item.setRowStretchFactor(1, round(HORIZON_ROW_HEIGHT * 10))
+        for plot in (self.plot, self.horizon_plot):
+            palette.style_plot(plot, mouse=True)
+            plot.setMenuEnabled(False)
+            plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
+            # x zooms and pans; y always fits what is visible, so a zoomed-in stretch fills the height.
+            plot.setMouseEnabled(x=True, y=False)
+            plot.enableAutoRange(axis="y")
+            plot.setAutoVisible(y=True)
+        self.horizon_plot.setXLink(self.plot)
+        self.plot.hideAxis("bottom")
+        # Short axis names: the strips are low, and long vertical labels of neighbours collide.
+        self.plot.setLabel("left", "max grad.")
+        self.horizon_plot.setLabel("left", "horizon")
+        self.graphics.setMinimumHeight(150)
+        self.horizon_plot.setLabel("bottom", "batch")
+
+        self.max_curve = _add_series(self.plot, pg.mkPen(palette.OVERVIEW_LINE, width=1), fillLevel=0, brush=palette.OVERVIEW_FILL)
+        self.horizon_curve = _add_series(self.horizon_plot, pg.mkPen(palette.HORIZON_SERIES, width=1))
+
+        self.selected_lines = []
+        self.preview_lines = []
+        for plot in (self.plot, self.horizon_plot):
+            selected = pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.SELECTED, width=2))
+            preview = pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.PREVIEW, width=1, style=Qt.PenStyle.DashLine))
+            for line in (selected, preview):
+                line.setZValue(5)
+                line.hide()
+                # Lines are markers, not data: they must not stretch the auto range.
+                plot.addItem(line, ignoreBounds=True)
+            self.selected_lines.append(selected)
+            self.preview_lines.append(preview)
+
+        self.info = QLabel()
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.header)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.info)
+
+        scene = self.graphics.scene()
+        self._proxy = pg.SignalProxy(scene.sigMouseMoved, rateLimit=60, slot=self._on_mouse_moved)
+        scene.sigMouseClicked.connect(self._on_clicked)
+        self.graphics.installEventFilter(self)
+
+        selection.selectedChanged.connect(self._draw_markers)
+        selection.previewChanged.connect(self._draw_markers)
+        selection.shownChanged.connect(self._update_info)
+
+    # -- data ----------------------------------------------------------------------------------------
+    def set_store(self, store) -> None:
+        self.store = store
+        self.records_appended()
+        self.plot.enableAutoRange(axis="x")
+        self.refresh()
+
+    def refresh(self, *_) -> None:
+        self._draw_markers()
+        self._update_info()
+
+    def records_appended(self) -> None:
+        """Redraw the series from the store (it grew); the x range follows unless the user zoomed."""
+        if self.store is None or not len(self.store):
+            self.max_curve.setData([], [])
+            self.horizon_curve.setData([], [])
+            return
+        self.max_curve.setData(self.store.batches, self.store.max_gradient)
+        self.horizon_curve.setData(self.store.batches, self.store.horizon)
+        self._draw_markers()  # a marker may point at a record that only now arrived
+
+    def _batch_at(self, index) -> float | None:
+        if self.store is None or index is None or index >= len(self.store):
+            return None
+        return float(self.store.batches[index])
+
+    def _draw_markers(self, *_) -> None:
+        for lines, index in ((self.selected_lines, self.selection.selected), (self.preview_lines, self.selection.preview)):
+            x = self._batch_at(index)
+            for line in lines:
+                if x is None:
+                    line.hide()
+                else:
+                    line.setPos(x)
+                    line.show()
+
+    def info_text(self) -> str:
+        """Batch number, corpus character range, max gradient, total loss and horizon of the shown record."""
+        index = self.selection.shown
+        if self.store is None or index is None or index >= len(self.store):
+            return "no batch recorded yet" if self.store is not None else "no session"
+        record = self.store.record(index)
+        n = len(record.loss)
+        text = (
+            f"batch {record.batch:,}   ·   corpus characters {record.position:,} … {record.position + n:,}"
+            f"   ·   max gradient {record.max_gradient:.4g}   ·   loss {float(record.loss.sum()):.4g}"
+            f"   ·   horizon {record.horizon} steps"
+        )
+        if self.selection.preview is not None and self.selection.preview != self.selection.selected:
+            text += "   (preview: click to select)"
+        return text
+
+    def _update_info(self, *_) -> None:
+        self.info.setText(self.info_text())
+
+    # -- mouse ----------------------------------------------------------------------------------------
+    def _index_at(self, pos: QPointF) -> int | None:
+        """The record nearest the mouse's x, if the mouse is over one of the two plots."""
+        if self.store is None or not len(self.store):
+            return None
+        for plot in (self.plot, self.horizon_plot):
+            if plot.vb.sceneBoundingRect().contains(pos):
+                return self.store.nearest_index(plot.vb.mapSceneToView(pos).x())
+        return None
+
+    def _on_mouse_moved(self, args) -> None:
+        self.hover_at_scene(args[0])
+
+    def hover_at_scene(self, pos: QPointF) -> None:
+        self.selection.set_preview(self._index_at(pos))
+
+    def _on_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        index = self._index_at(event.scenePos())
+        if index is not None:
+            self.selection.select(index, user=True)
+            self._update_info()  # the "(preview …)" note goes away although the shown record stays
+
+    def eventFilter(self, obj, event):
+        if obj is self.graphics and event.type() == QEvent.Type.Leave:
+            self._proxy.flush()  # a held-back move must not set a preview after the mouse left
+            self.selection.set_preview(None)
+        return super().eventFilter(obj, event)

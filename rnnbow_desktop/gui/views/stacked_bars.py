@@ -1,0 +1,310 @@
+"""Area 2: one stacked bar per step j, split by how far in the future (t − j) the loss behind it lies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QPointF
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from . import palette
+from .labels import visible_char
+
+BAR_WIDTH = 0.8
+RECENT_WINDOW = 200  # records in the "recent window" bar scale
+
+
+def gradient_matrix(record, mode: str, gate: int | None, gate_names=()) -> tuple[np.ndarray, str]:
+    """The (n, n) [t, j] values drawn for `record`, and a note when the request could not be met exactly."""
+    if mode == "contribution":
+        note = ""
+        if gate is not None and record.itemized_gate is not None:
+            note = "contribution is recorded for all gates together; showing all gates"
+        return np.asarray(record.contribution, dtype=np.float64), note
+    if gate is not None and record.itemized_gate is not None:
+        name = gate_names[gate] if gate < len(gate_names) else str(gate)
+        return np.asarray(record.itemized_gate[:, :, gate], dtype=np.float64), f"gate: {name}"
+    return np.asarray(record.itemized, dtype=np.float64), ""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Where every loss's part of every bar lies. All matrices are (n, n) indexed [t, j], zero for j > t.
+
+    Within bar j the parts are stacked outward from 0 by decreasing t − j, so the step's own loss
+    (offset 0, darkest) is the outermost part, as in the paper, and all parts of offset ≥ k form one
+    contiguous block next to the axis. Positive parts go up from 0, negative parts down from 0.
+    """
+
+    values: np.ndarray
+    bottom: np.ndarray
+    top: np.ndarray
+    k: int
+
+    @property
+    def n(self) -> int:
+        return self.values.shape[0]
+
+    def offset_segments(self, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x, y0, height of the parts of offset t − j = d (d < k): one per bar j = 0 … n − 1 − d."""
+        j = np.arange(self.n - d)
+        t = j + d
+        return j.astype(float), self.bottom[t, j], self.top[t, j] - self.bottom[t, j]
+
+    def remainder(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per bar: the summed positive and negative parts of offset ≥ k (the "≥ k" segment)."""
+        n = self.n
+        offset = np.arange(n)[:, None] - np.arange(n)[None, :]
+        far = np.where(offset >= self.k, self.values, 0.0)
+        return np.clip(far, 0, None).sum(axis=0), np.clip(far, None, 0).sum(axis=0)
+
+    def totals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per bar: top of the positive stack and bottom of the negative stack."""
+        return np.clip(self.values, 0, None).sum(axis=0), np.clip(self.values, None, 0).sum(axis=0)
+
+    def loss_at(self, j: int, y: float) -> int | None:
+        """The loss step t whose part of bar j contains height y, if any."""
+        if not 0 <= j < self.n:
+            return None
+        lo, hi = self.bottom[j:, j], self.top[j:, j]
+        hit = np.flatnonzero((lo <= y) & (y < hi) & (hi > lo))
+        return int(j + hit[0]) if len(hit) else None
+
+
+def stack(values: np.ndarray, k: int) -> Stack:
+    """Stack the [t, j] parts of every bar (see `Stack`); vectorized over the whole batch."""
+    values = np.tril(values)  # (n, n); only t ≥ j carries gradient
+    pos, neg = np.clip(values, 0, None), np.clip(values, None, 0)
+    # Sum of the parts of larger t (farther losses), which lie between this part and the axis.
+    below_pos = np.cumsum(pos[::-1], axis=0)[::-1] - pos
+    below_neg = np.cumsum(neg[::-1], axis=0)[::-1] - neg
+    bottom = np.where(values >= 0, below_pos, below_neg + values)
+    top = np.where(values >= 0, below_pos + values, below_neg)
+    return Stack(values=values, bottom=bottom, top=top, k=k)
+
+
+def legend_html(k: int, n: int) -> str:
+    """Colour key: one swatch per offset (elided in the middle when k is large) and the highlight."""
+    colors = palette.offset_colors(k)
+    offsets = list(range(k))
+    if k > 8:
+        offsets = offsets[:4] + [None] + offsets[-2:]
+    parts = []
+    for d in offsets:
+        if d is None:
+            parts.append("…")
+            continue
+        label = "t − j = 0 (local loss)" if d == 0 else str(d)
+        parts.append(f'<span style="color:{colors[d]}">■</span>&nbsp;{label}')
+    if k < n:
+        parts.append(f'<span style="color:{colors[k]}">■</span>&nbsp;≥&nbsp;{k}')
+    parts.append(f'<span style="color:{palette.HIGHLIGHT}">■</span>&nbsp;hovered loss')
+    return "&nbsp;&nbsp; ".join(parts)
+
+
+class StackedBarsView(QWidget):
+    """The bars of the shown batch; hovering a part highlights every part caused by the same loss."""
+
+    def __init__(self, selection, parent=None):
+        super().__init__(parent)
+        self.selection = selection
+        self.store = None
+        self.record = None
+        self.stack: Stack | None = None
+        self.note = ""
+        self._cursor_j: int | None = None  # bar under the mouse; the outline sits on loss t's part of it
+
+        self.header = QLabel()
+        self.legend = QLabel()
+        header_row = QHBoxLayout()
+        header_row.setContentsMargins(0, 0, 0, 0)
+        header_row.addWidget(self.header)
+        header_row.addStretch(1)
+        header_row.addWidget(self.legend)
+
+        self.plot_widget = pg.PlotWidget(background=palette.BACKGROUND)
+        self.plot = self.plot_widget.getPlotItem()
+        palette.style_plot(self.plot)
+        self.plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
+        self.plot.setLabel("bottom", "step j")
+        self.plot.getAxis("bottom").setTickSpacing(5, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(header_row)
+        layout.addWidget(self.plot_widget, 1)
+
+        # One item per colour (offset), updated in place: a single brush draws all its bars in one call.
+        self.segment_items: list[pg.BarGraphItem] = []
+        self.remainder_item = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, pen=None, brush=palette.MUTED)
+        self.plot.addItem(self.remainder_item)
+        self.highlight_item = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, pen=None, brush=palette.HIGHLIGHT)
+        self.highlight_item.setZValue(10)
+        self.plot.addItem(self.highlight_item)
+        self.cursor_item = pg.BarGraphItem(
+            x=[], height=[], width=BAR_WIDTH, pen=pg.mkPen(palette.CURSOR, width=2), brush=None
+        )
+        self.cursor_item.setZValue(11)
+        self.plot.addItem(self.cursor_item)
+        self.zero_line = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(palette.FOREGROUND, width=1))
+        self.plot.addItem(self.zero_line)
+
+        self._proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=60, slot=self._on_mouse_moved)
+        self.plot_widget.installEventFilter(self)
+
+        for signal in (selection.shownChanged, selection.modeChanged, selection.horizonKChanged,
+                       selection.scaleChanged, selection.gateChanged):
+            signal.connect(self.refresh)
+        selection.hoveredLossChanged.connect(self._draw_hover)
+        # select() clears the hovered loss without a signal when the shown record stays the same.
+        selection.selectedChanged.connect(self._draw_hover)
+        self._set_header()
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def set_store(self, store) -> None:
+        self.store = store
+        n = store.config.seq_length if store is not None else 1
+        self.plot.setXRange(-0.5, n - 0.5, padding=0)
+        self.refresh()
+
+    def _k(self) -> int:
+        n = self.store.config.seq_length if self.store is not None else 1
+        return max(1, min(self.selection.horizon_k, n))
+
+    def _set_header(self) -> None:
+        scale = {"batch": "scale: this batch", "global": "scale: all batches", "recent": f"scale: last {RECENT_WINDOW} records"}
+        notes = [scale[self.selection.scale]] + ([self.note] if self.note else [])
+        self.header.setText(palette.header_html("2 · Gradient per step, by source of loss", " · ".join(notes)))
+
+    def refresh(self, *_) -> None:
+        index = self.selection.shown
+        if self.store is None or index is None or index >= len(self.store):
+            self.record, self.stack = None, None
+            for item in self.segment_items + [self.remainder_item, self.highlight_item, self.cursor_item]:
+                item.setOpts(x=[], y0=[], height=[])
+            self._set_header()
+            return
+        record = self.store.record(index)
+        self.record = record
+        n, k = len(record.loss), self._k()
+        values, self.note = gradient_matrix(record, self.selection.mode, self.selection.gate, self.store.gate_names)
+        self.stack = stack(values, k)
+        colors = palette.offset_colors(k)
+        while len(self.segment_items) < k:
+            item = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, pen=None, brush=palette.MUTED)
+            self.plot.addItem(item)
+            self.segment_items.append(item)
+        for d, item in enumerate(self.segment_items):
+            if d < k:
+                x, y0, height = self.stack.offset_segments(d)
+                item.setOpts(x=x, y0=y0, height=height, brush=colors[d])
+                item.setVisible(True)
+            else:
+                item.setVisible(False)
+        up, down = self.stack.remainder()
+        bars = np.arange(n, dtype=float)
+        self.remainder_item.setOpts(
+            x=np.concatenate([bars, bars]), y0=np.zeros(2 * n), height=np.concatenate([up, down]), brush=colors[k]
+        )
+        self.remainder_item.setVisible(k < n)
+        self.zero_line.setVisible(self.selection.mode == "contribution")
+        self.plot.setLabel(
+            "left", "gradient magnitude ‖G[t, j]‖" if self.selection.mode == "magnitude" else "contribution to ‖Σₜ G[t, j]‖"
+        )
+        self.legend.setText(legend_html(k, n))
+        self._set_header()
+        self._fit_y()
+        self._draw_hover()
+
+    def _fit_y(self) -> None:
+        top, bottom = self.stack.totals()
+        high, low = float(top.max(initial=0.0)), float(bottom.min(initial=0.0))
+        scale = self.selection.scale
+        if scale != "batch" and len(self.store):
+            # Scales shared across batches come from the per-record max gradient; a taller bar of
+            # this batch (sum of norms ≥ norm of the sum) still fits rather than being cut off.
+            series = self.store.max_gradient
+            if scale == "recent":
+                i = self.selection.shown
+                series = series[max(0, i - RECENT_WINDOW + 1) : i + 1]
+            high = max(high, float(series.max()))
+        high = high if high > 0 else 1.0
+        palette.set_y_range(self.plot, low * 1.04, high * 1.04)
+
+    def y_range(self) -> tuple[float, float]:
+        return tuple(self.plot.vb.viewRange()[1])
+
+    def _draw_hover(self, *_) -> None:
+        t = self.selection.hovered_loss
+        if self.stack is None or t is None or not 0 <= t < self.stack.n:
+            self.highlight_item.setOpts(x=[], y0=[], height=[])
+            self.cursor_item.setOpts(x=[], y0=[], height=[])
+            return
+        j = np.arange(t + 1)
+        bottom, top = self.stack.bottom, self.stack.top
+        self.highlight_item.setOpts(x=j.astype(float), y0=bottom[t, j], height=top[t, j] - bottom[t, j])
+        cj = self._cursor_j if self._cursor_j is not None and self._cursor_j <= t else t
+        self.cursor_item.setOpts(x=[float(cj)], y0=[bottom[t, cj]], height=[top[t, cj] - bottom[t, cj]])
+
+    def highlighted_segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x, y0, y1 of the drawn highlight rectangles (for tests and exports)."""
+        opts = self.highlight_item.opts
+        x, y0, height = (np.atleast_1d(np.asarray(opts[name], dtype=float)) for name in ("x", "y0", "height"))
+        return x, y0, y0 + height
+
+    # -- mouse ----------------------------------------------------------------------------------------
+    def _on_mouse_moved(self, args) -> None:
+        self.hover_at_scene(args[0])
+
+    def hover_at_scene(self, pos: QPointF) -> None:
+        """Mouse at scene position `pos`: hover the part under it (over the plot but between parts: keep)."""
+        vb = self.plot.vb
+        if self.stack is None:
+            return
+        if not vb.sceneBoundingRect().contains(pos):
+            self._leave()
+            return
+        point = vb.mapSceneToView(pos)
+        j = int(round(point.x()))
+        if not 0 <= j < self.stack.n or abs(point.x() - j) > BAR_WIDTH / 2:
+            return
+        t = self.stack.loss_at(j, point.y())
+        if t is None:
+            return
+        moved = (t, j) != (self.selection.hovered_loss, self._cursor_j)
+        self._cursor_j = j
+        if t != self.selection.hovered_loss:
+            self.selection.set_hovered_loss(t)  # redraws the highlight through the signal
+        elif moved:
+            self._draw_hover()
+        vb.setToolTip(self._tooltip(t, j))
+
+    def _tooltip(self, t: int, j: int) -> str:
+        record, vocab = self.record, self.store.vocab
+        value = self.stack.values[t, j]
+        d = t - j
+        what = (
+            f"‖G[{t}, {j}]‖ = {value:.4g}" if self.selection.mode == "magnitude"
+            else f"contribution {value:+.4g} of the step's total {float(record.step_gradient[j]):.4g}"
+        )
+        where = " (inside the ≥ k segment)" if d >= self._k() else ""
+        return (
+            f"bar j = {j} under {visible_char(vocab[record.targets[j]])!r}\n"
+            f"loss at t = {t}: true {visible_char(vocab[record.targets[t]])!r}, "
+            f"predicted {visible_char(vocab[record.predictions[t]])!r}, loss {float(record.loss[t]):.3g}\n"
+            f"offset t − j = {d}{where}\n{what}"
+        )
+
+    def _leave(self) -> None:
+        self._cursor_j = None
+        self.plot.vb.setToolTip("")
+        self.selection.set_hovered_loss(None)
+
+    def eventFilter(self, obj, event):
+        if obj is self.plot_widget and event.type() == QEvent.Type.Leave:
+            self._proxy.flush()  # a move still held back by the rate limit must not re-hover after leaving
+            self._leave()
+        return super().eventFilter(obj, event)
