@@ -1,0 +1,106 @@
+"""Starting the window: the QApplication, the persistent settings, and the `rnnbow gui` / `rnnbow-gui` entry points."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_ORGANIZATION = "rnnbow"
+APP_NAME = "RNNbow Desktop"
+SETTINGS_DIR_VAR = "RNNBOW_SETTINGS_DIR"
+NO_DISPLAY_MESSAGE = "rnnbow: no display found; to train without a window use: rnnbow train CORPUS --out SESSION.h5"
+
+
+def open_settings():
+    """The app's QSettings; `RNNBOW_SETTINGS_DIR` redirects them to an INI file (tests, portable use)."""
+    from PySide6.QtCore import QSettings
+
+    folder = os.environ.get(SETTINGS_DIR_VAR)
+    if folder:
+        return QSettings(str(Path(folder) / "rnnbow-desktop.ini"), QSettings.Format.IniFormat)
+    return QSettings(APP_ORGANIZATION, APP_NAME)
+
+
+def has_display() -> bool:
+    """False only where Qt would abort for want of a display: Linux/BSD without X11 or Wayland."""
+    if sys.platform.startswith(("win", "darwin")):
+        return True
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True  # the user chose a platform (offscreen, vnc, …); let Qt judge it
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _application():
+    from PySide6.QtWidgets import QApplication
+
+    from .icon import app_icon
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else "rnnbow"])
+    app.setOrganizationName(APP_ORGANIZATION)
+    app.setApplicationName(APP_NAME)
+    app.setWindowIcon(app_icon())
+    # Lets Wayland and X11 docks match the window to resources/rnnbow.desktop.
+    app.setDesktopFileName("rnnbow")
+    return app
+
+
+def _report_unexpected_errors(window) -> None:
+    """A bug in a slot must not pass unnoticed (PySide only prints it): also show it, one box at a time."""
+    import traceback
+
+    from .dialogs.errors import show_error_dialog
+
+    previous = sys.excepthook
+    open_boxes = []
+
+    def hook(kind, value, tb):
+        previous(kind, value, tb)
+        # While a box is open, later errors only go to stderr: a failing redraw repeats every frame.
+        if open_boxes or not window.isVisible():
+            return
+        box = show_error_dialog(window, "Unexpected error", f"{kind.__name__}: {value}",
+                                "".join(traceback.format_exception(kind, value, tb)))
+        open_boxes.append(box)
+        box.finished.connect(lambda _result: open_boxes.clear())
+
+    sys.excepthook = hook
+
+
+def run_app(session: Path | None = None, corpus: str | None = None, start: bool = False, out: Path | None = None) -> int:
+    """Show the main window, open what the command line asked for, and run until it closes."""
+    if not has_display():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 1
+    app = _application()
+
+    from .mainwindow import MainWindow
+
+    window = MainWindow()
+    _report_unexpected_errors(window)
+    window.show()
+    if not window.isVisible():
+        print("rnnbow: the window could not be shown", file=sys.stderr)
+        return 1
+    # After show(), so that an error dialog has a visible parent to sit on.
+    window.apply_command_line(session=session, corpus=corpus, start=start, out=out)
+    return app.exec()
+
+
+def main(argv=None) -> int:
+    """The console-less `rnnbow-gui` launcher: the same arguments as `rnnbow gui`."""
+    # Imported for its side effects too: it limits BLAS threads before numpy loads.
+    from ..cli import build_parser
+
+    if sys.stdout is None:  # pythonw / a windowed frozen build has no console streams
+        sys.stdout = open(os.devnull, "w")
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
+    args = build_parser().parse_args(["gui", *(sys.argv[1:] if argv is None else argv)])
+    return run_app(session=args.session, corpus=args.corpus, start=args.start, out=args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Starting the app for real, in subprocesses: a second QApplication in the test process would abort it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from rnnbow_desktop.storage.session import Session
+
+pytestmark = pytest.mark.slow
+
+# Runs run_app() as the command line does, then reports the window's state after `delay` ms and closes it.
+DRIVER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+    from rnnbow_desktop.gui.app import run_app
+
+    app = QApplication(["rnnbow"])
+
+    def report():
+        windows = [w for w in app.topLevelWidgets() if w.metaObject().className() == "MainWindow"]
+        window = windows[0]
+        print("TITLE", window.windowTitle())
+        print("RECORDS", len(window.store) if window.store is not None else "none")
+        print("VISIBLE", window.isVisible())
+        for box in window.findChildren(QMessageBox):
+            print("ERROR", box.windowTitle(), "|", box.informativeText())
+        window.close()
+        app.quit()
+
+    def boom():
+        raise ZeroDivisionError("a bug in a slot")
+
+    QTimer.singleShot(int(sys.argv[1]), report)
+    args = dict(session=None, corpus=None, start=False, out=None)
+    for item in sys.argv[2:]:
+        key, value = item.split("=", 1)
+        if key == "boom":
+            QTimer.singleShot(int(value), boom)
+            continue
+        args[key] = True if value == "1" and key == "start" else (Path(value) if key in ("session", "out") else value)
+    sys.exit(run_app(**args))
+""")
+
+
+@pytest.fixture
+def env(tmp_path):
+    env = dict(os.environ)
+    env.update(QT_QPA_PLATFORM="offscreen", RNNBOW_SETTINGS_DIR=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"))
+    return env
+
+
+def drive(env, delay_ms: int, **args) -> tuple[int, dict, list[str]]:
+    argv = [sys.executable, "-c", DRIVER, str(delay_ms), *(f"{k}={v}" for k, v in args.items())]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    facts, errors = {}, []
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "ERROR":
+            errors.append(value)
+        elif key:
+            facts[key] = value
+    if "boom" not in args:
+        assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, facts, errors
+
+
+def test_gui_help(env):
+    proc = subprocess.run([sys.executable, "-m", "rnnbow_desktop", "gui", "--help"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0
+    for option in ("SESSION.h5", "--corpus", "--start", "--out"):
+        assert option in proc.stdout
+
+
+def test_gui_script_main_parses_the_same_arguments(env):
+    code = "import sys; from rnnbow_desktop.gui.app import main; sys.exit(main(['--help']))"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and "--corpus" in proc.stdout
+
+
+def test_no_display_gives_one_clear_line(env):
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        env.pop(var, None)
+    proc = subprocess.run([sys.executable, "-m", "rnnbow_desktop", "gui"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "rnnbow: no display found; to train without a window use: rnnbow train CORPUS --out SESSION.h5"
+
+
+def test_run_app_opens_a_session(env, session_path):
+    code, facts, errors = drive(env, 1000, session=session_path)
+    assert code == 0
+    assert facts["TITLE"] == f"{session_path.name} (rnn) — RNNbow"
+    assert facts["RECORDS"] == "60"
+    assert facts["VISIBLE"] == "True"
+    assert errors == []
+
+
+def test_run_app_shows_a_bad_session_in_a_dialog(env, tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not a session")
+    code, facts, errors = drive(env, 800, session=bad)
+    assert code == 0  # the window itself was shown; the problem went to a dialog
+    assert facts["RECORDS"] == "none"
+    assert len(errors) == 1 and "Cannot open the session" in errors[0] and "not an RNNbow session" in errors[0]
+
+
+def test_run_app_corpus_start_out(env, tmp_path):
+    out = tmp_path / "started.h5"
+    code, facts, errors = drive(env, 2000, corpus="c-like", start=1, out=out)
+    assert code == 0 and errors == []
+    assert facts["TITLE"] == "started.h5 (rnn) — RNNbow"
+    assert int(facts["RECORDS"]) > 0
+    with Session(out) as session:  # closing the window finished the file
+        assert session.info.complete
+        assert session.n_records >= int(facts["RECORDS"])
+
+
+def test_a_bug_in_a_slot_is_shown_not_just_printed(env):
+    code, facts, errors = drive(env, 1200, boom=500)
+    assert code == 0 and facts["VISIBLE"] == "True"
+    assert len(errors) == 1 and errors[0].startswith("Unexpected error |") and "a bug in a slot" in errors[0]
