@@ -47,3 +47,16 @@ def test_horizon_over_training(session):
 
 def test_smooth_is_a_trailing_mean():
     np.testing.assert_allclose(smooth(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0])
+
+
+def test_median_profile_is_the_median_of_each_records_own_profile(session):
+    profile = horizon_profile(session, statistic="median")
+    own = []
+    for i in range(session.n_records):
+        g = session.record(i).itemized.astype(np.float64)
+        by_d = np.array([np.diagonal(g, offset=-d).mean() for d in range(9)])
+        own.append(by_d / by_d[0])
+    np.testing.assert_allclose(profile.relative, np.median(own, axis=0), rtol=1e-6)
+    assert profile.statistic == "median" and profile.relative[0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="unknown statistic"):
+        horizon_profile(session, statistic="mode")

@@ -5,6 +5,10 @@ for each distance d = t − j it is the mean itemized magnitude ‖G[t, j]‖ at
 the mean magnitude at distance 0 (the local loss). A vanilla RNN's profile falls off within a few
 steps; a cell that carries memory keeps it up longer. Reads a bounded, evenly spaced subset of the
 records, so it costs the same for a session of a thousand or a million records.
+
+That pooled mean is what the summed gradient of many batches is made of, so a few batches whose
+gradient explodes can dominate it. The "median" statistic answers for the typical batch instead:
+each record's own profile (relative to its own local value), then the median over records.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ from ..errors import SessionFormatError
 from .session import Session
 
 
+STATISTICS = ("mean", "median")
+
+
 @dataclass(frozen=True)
 class HorizonProfile:
     distance: np.ndarray  # (n,) 0 … n-1
-    relative: np.ndarray  # (n,) mean ‖G[t, j]‖ at t − j = d, divided by the value at d = 0
+    relative: np.ndarray  # (n,) ‖G[t, j]‖ at t − j = d relative to d = 0 (mean: pooled; median: of records)
     records_used: int
     batch_range: tuple  # (first, last) batch of the records used
+    statistic: str = "mean"  # "mean": pooled over records; "median": the median record's profile
 
 
 def _evenly_spaced(count: int, limit: int) -> slice:
@@ -31,8 +39,10 @@ def _evenly_spaced(count: int, limit: int) -> slice:
 
 
 def horizon_profile(session: Session, first_batch: int | None = None, last_batch: int | None = None,
-                    max_records: int = 2000) -> HorizonProfile:
+                    max_records: int = 2000, statistic: str = "mean") -> HorizonProfile:
     """The horizon profile over the records with first_batch ≤ batch ≤ last_batch (default: all)."""
+    if statistic not in STATISTICS:
+        raise ValueError(f"unknown statistic {statistic!r}; choose {' or '.join(STATISTICS)}")
     batches = session.batches()
     lo = 0 if first_batch is None else int(np.searchsorted(batches, first_batch))
     hi = len(batches) if last_batch is None else int(np.searchsorted(batches, last_batch, side="right"))
@@ -40,18 +50,24 @@ def horizon_profile(session: Session, first_batch: int | None = None, last_batch
         raise SessionFormatError(f"{session.path}: no records in the chosen batch range")
     rows = _evenly_spaced(hi - lo, max_records)
     try:
-        itemized = session.file["records/itemized"][lo:hi][rows].astype(np.float64)  # (R, n, n) [r, t, j]
+        # A strided read: only the used rows leave the file, however long the range.
+        itemized = session.file["records/itemized"][lo + rows.start : hi : rows.step].astype(np.float64)  # (R, n, n) [r, t, j]
     except (OSError, RuntimeError, ValueError) as exc:
         raise SessionFormatError(f"{session.path}: records/itemized cannot be read ({exc})") from None
     n = itemized.shape[1]
-    # by_distance[d] = mean over records and over j of itemized[r, j + d, j]
-    by_distance = np.array([np.diagonal(itemized, offset=-d, axis1=1, axis2=2).mean() for d in range(n)])
-    local = by_distance[0]
-    relative = by_distance / local if local > 0 else np.zeros(n)
+    # per_record[r, d] = mean over j of itemized[r, j + d, j]
+    per_record = np.stack([np.diagonal(itemized, offset=-d, axis1=1, axis2=2).mean(axis=1) for d in range(n)], axis=1)
+    if statistic == "mean":
+        by_distance = per_record.mean(axis=0)  # (n,)
+        local = by_distance[0]
+        relative = by_distance / local if local > 0 else np.zeros(n)
+    else:
+        usable = per_record[per_record[:, 0] > 0]  # a record without local gradient has no profile
+        relative = np.median(usable / usable[:, :1], axis=0) if len(usable) else np.zeros(n)
     used = batches[lo:hi][rows]
     return HorizonProfile(
         distance=np.arange(n), relative=relative, records_used=len(used),
-        batch_range=(int(used[0]), int(used[-1])),
+        batch_range=(int(used[0]), int(used[-1])), statistic=statistic,
     )
 
 
