@@ -118,9 +118,16 @@ def _format_eta(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def _stop_signals() -> list:
+    """Signals that ask a headless run to stop: Ctrl+C, `kill`, a closed terminal."""
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    return [getattr(signal, name) for name in names if hasattr(signal, name)]
+
+
 def cmd_train(args) -> int:
     from .core.corpus import load_corpus
     from .core.training import TrainConfig
+    from .errors import TrainingDiverged
     from .training_run import TrainingRun
 
     config = TrainConfig(
@@ -143,11 +150,16 @@ def cmd_train(args) -> int:
     def on_signal(signum, _frame):
         stop["signal"] = signum
 
-    old_term = signal.signal(signal.SIGTERM, on_signal)
-    run = TrainingRun(corpus, config, out, force=args.force)
+    # A stop request only sets a flag, checked between batches: a KeyboardInterrupt raised in the
+    # middle of writing a block, or of closing the file, would leave the session half-written.
+    old_handlers = {sig: signal.signal(sig, on_signal) for sig in _stop_signals()}
+    run = None
     start = last_print = time.monotonic()
     interrupted = False
+    failure = None
     try:
+        run = TrainingRun(corpus, config, out, force=args.force)
+        start = last_print = time.monotonic()
         while args.batches is None or run.batch < args.batches:
             if stop["signal"] is not None:
                 interrupted = True
@@ -163,13 +175,22 @@ def cmd_train(args) -> int:
                     line += f"  ETA {_format_eta((args.batches - run.batch) * elapsed / run.batch)}"
                 sys.stderr.write("\r" + line.ljust(80))
                 sys.stderr.flush()
-    except KeyboardInterrupt:
-        interrupted = True
+    except TrainingDiverged as exc:
+        failure = exc
     finally:
-        signal.signal(signal.SIGTERM, old_term)
         if show:
             sys.stderr.write("\n")
-        run.close()
+        try:
+            if run is not None:
+                run.close()  # saves what is pending; does nothing after a write error
+        finally:
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
+    if failure is not None:
+        raise RnnbowError(
+            f"{failure}; {out} keeps the {run.batch:,} batches before it ({run.records:,} records). "
+            "Try a smaller learning rate (--lr)."
+        )
     elapsed = time.monotonic() - start
     how = "stopped" if interrupted else "done"
     print(
@@ -224,18 +245,26 @@ def cmd_gui(args) -> int:
                    start=getattr(args, "start", False), out=getattr(args, "out", None))
 
 
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
 def main(argv=None) -> int:
     if sys.stdout is None:  # a windowed (console-less) frozen build
         sys.stdout = open(os.devnull, "w")
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")
+    # Past a file-size limit the kernel would kill us with SIGXFSZ before we could say anything;
+    # ignored, the write fails with EFBIG and the session writer reports it.
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"train": cmd_train, "info": cmd_info, "render": cmd_render, "gui": cmd_gui, None: cmd_gui}
     try:
         return handlers[args.command](args)
     except RnnbowError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+        print(f"{PROG}: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

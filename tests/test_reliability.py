@@ -1,0 +1,854 @@
+"""Sessions survive kills, full disks, divergence, interrupts and hostile files (issue 5).
+
+Real files and real processes throughout: writers are killed with SIGKILL at random moments and
+at each step of a flush, disks fill through RLIMIT_FSIZE, hostile files are built with h5py.
+docs/reliability.md lists every fault with the test that covers it and the message users see.
+"""
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from rnnbow_desktop.core.corpus import Corpus
+from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.errors import SessionFormatError, SessionWriteError, TrainingDiverged
+from rnnbow_desktop.storage import session as session_module
+from rnnbow_desktop.storage.record_store import RecordStore
+from rnnbow_desktop.storage.session import Session, SessionWriter
+from rnnbow_desktop.training_run import TrainingRun
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and resource limits")
+pytestmark = pytest.mark.slow
+
+TEXT = "for (i = 0; i < n; i++) { sum += a[i] * b[i]; }\nwhile (p->next) { p = p->next; }\n" * 250
+SMALL = TrainConfig(hidden_size=16, seq_length=40, checkpoint_every=25, sample_every=40, sample_length=20)
+
+
+def rnnbow(*args, timeout=120, **kwargs):
+    return subprocess.run([sys.executable, "-m", "rnnbow_desktop", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr and "Warning" not in stderr
+    return lines[0]
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "loop.c"
+    path.write_text(TEXT)
+    return path
+
+
+def assert_consistent(path, record_every=1) -> dict:
+    """Everything the reader counts is readable, finite and in training order."""
+    with Session(path) as s:
+        n = s.n_records
+        assert list(s.batches()) == list(range(0, n * record_every, record_every))
+        for i in range(n):
+            rec = s.record(i)
+            assert rec.batch == i * record_every
+            for name in ("loss", "itemized", "contribution", "step_gradient", "truncation_error"):
+                assert np.isfinite(getattr(rec, name)).all(), (i, name)
+        loss = s.training_loss()
+        assert len(loss) == s.batches_trained and np.isfinite(loss).all()
+        for i in range(s.n_checkpoints):
+            cp = s.checkpoint(i)
+            assert all(np.isfinite(v).all() for v in cp.params.values())
+        batches = [b for b, _ in s.samples()]
+        assert batches == sorted(batches)
+        assert s.corpus().text == TEXT
+        return s.summary()
+
+
+# ------------------------------------------------------------------------------------------------
+# Kill at any moment
+
+KILL_CHILD = r"""
+import os, signal, sys, time
+from rnnbow_desktop.core.corpus import Corpus
+from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.storage import session as session_module
+from rnnbow_desktop.training_run import TrainingRun
+
+out, log_path, corpus_path, plan = sys.argv[1:5]
+cfg = TrainConfig(hidden_size=16, seq_length=40, checkpoint_every=25, sample_every=40, sample_length=20)
+log = open(log_path, "w", buffering=1)
+run = TrainingRun(Corpus("loop.c", open(corpus_path).read()), cfg, out)
+writer = run.writer
+real_flush = writer.flush
+
+def flush():
+    log.write(f"flush {time.monotonic()}\n")
+    real_flush()
+    log.write(f"flushed {writer.records_written} {writer.batches_written} {time.monotonic()}\n")
+
+writer.flush = flush
+if plan == "run":  # train until killed, flushing on the writer's own schedule
+    print("ready", flush=True)
+    while True:
+        run.step()
+        log.write(f"step {run.batch} {time.monotonic()}\n")
+
+# Otherwise die by SIGKILL at one precise point: "<where>:<n>" = at the n-th call of _append or of
+# the HDF5 flush. Three blocks of 30 batches are flushed explicitly.
+writer.flush_interval = 1e9
+where, nth = plan.split(":")
+nth = int(nth)
+count = {"append": 0, "h5flush": 0}
+
+def die(point):
+    if point == where:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def append(ds, rows, start):
+    count["append"] += 1
+    hit = count["append"] == nth
+    if hit: die("before-resize")
+    ds.resize(start + len(rows), axis=0)
+    if hit: die("after-resize")
+    ds[start:] = rows
+    if hit: die("after-write")
+
+session_module._append = append
+real_h5flush = writer.file.flush
+
+def h5flush():
+    count["h5flush"] += 1
+    if count["h5flush"] == nth: die("before-h5flush")
+    real_h5flush()
+    if count["h5flush"] == nth: die("after-h5flush")
+
+writer.file.flush = h5flush
+for block in range(3):
+    for _ in range(30):
+        run.step()
+    writer.flush()
+print("survived", count, flush=True)
+"""
+
+# Each flush of a 30-batch block makes 23 appends (phase 1: 11 record columns, 7 checkpoint
+# columns, the sample texts; phase 2: records/batch, checkpoints/batch, samples/batch,
+# training/loss) and 2 HDF5 flushes. The second block's flush is appends 24-46, HDF5 flushes 3-4.
+KILL_POINTS = [
+    ("before-resize:24", 30), ("after-resize:30", 30), ("after-write:35", 30), ("after-write:42", 30),
+    ("before-h5flush:3", 30), ("after-h5flush:3", 30), ("after-resize:43", 30), ("after-write:43", 30),
+    ("after-write:46", 30), ("before-h5flush:4", 30), ("after-h5flush:4", 60),
+]
+
+
+@posix_only
+@pytest.mark.parametrize("plan, expected", KILL_POINTS)
+def test_sigkill_at_each_step_of_a_flush_keeps_exactly_the_committed_blocks(tmp_path, corpus_file, plan, expected):
+    out = tmp_path / "s.h5"
+    proc = subprocess.run([sys.executable, "-c", KILL_CHILD, out, tmp_path / "log", corpus_file, plan],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+    summary = assert_consistent(out)
+    assert summary["records"] == expected and summary["batches_trained"] == expected
+    assert summary["checkpoints"] == (2 if expected == 30 else 3)  # batches 0, 25 (, 50)
+    assert summary["samples"] == (1 if expected == 30 else 2)  # batches 0 (, 40)
+    assert not summary["complete"]
+    assert "stopped without closing" in summary["notes"][0]
+
+
+def _read_log(path):
+    flushed, steps, flush_starts = [], [], []
+    for line in Path(path).read_text().splitlines():
+        parts = line.split()
+        if parts[0] == "flushed" and len(parts) == 4:
+            flushed.append((int(parts[1]), int(parts[2]), float(parts[3])))
+        elif parts[0] == "step" and len(parts) == 3:
+            steps.append((int(parts[1]), float(parts[2])))
+        elif parts[0] == "flush" and len(parts) == 2:
+            flush_starts.append(float(parts[1]))
+    return flushed, steps, flush_starts
+
+
+def _start_killable(tmp_path, corpus_file):
+    out, log = tmp_path / "s.h5", tmp_path / "log"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_CHILD, out, log, corpus_file, "run"],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc, out, log
+
+
+def _kill(proc) -> float:
+    proc.send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    proc.wait(timeout=20)
+    proc.stdout.close()
+    return killed_at
+
+
+@posix_only
+@pytest.mark.parametrize("seed", range(4))
+def test_sigkill_at_a_random_moment_keeps_every_record_flushed_2s_before(tmp_path, corpus_file, seed):
+    proc, out, log = _start_killable(tmp_path, corpus_file)
+    try:
+        time.sleep(random.Random(seed).uniform(0.3, 3.0))
+    finally:
+        killed_at = _kill(proc)
+    flushed, steps, _ = _read_log(log)
+    summary = assert_consistent(out)
+    # Every completed flush is in the file ...
+    if flushed:
+        records, batches, _ = flushed[-1]
+        assert summary["records"] >= records and summary["batches_trained"] >= batches
+    # ... and so is every batch trained at least 2 s before the kill (record_every = 1).
+    trained_by = max((b for b, t in steps if t <= killed_at - 2.0), default=0)
+    assert summary["batches_trained"] >= trained_by and summary["records"] >= trained_by
+    assert summary["records"] <= (steps[-1][0] if steps else 0) + 1  # + a step killed before its log line
+
+
+@posix_only
+@pytest.mark.parametrize("seed", range(4))
+def test_sigkill_in_the_middle_of_a_flush(tmp_path, corpus_file, seed):
+    rng = random.Random(seed)
+    proc, out, log = _start_killable(tmp_path, corpus_file)
+    try:
+        wanted = rng.randint(1, 3)
+        deadline = time.monotonic() + 30
+        while len(_read_log(log)[2]) < wanted and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        time.sleep(rng.uniform(0, 0.015))  # a flush of this run takes ~5-20 ms
+    finally:
+        _kill(proc)
+    flushed, _, starts = _read_log(log)
+    summary = assert_consistent(out)
+    assert len(starts) >= wanted
+    if flushed:  # every flush that completed before the kill is there
+        assert summary["records"] >= flushed[-1][0] and summary["batches_trained"] >= flushed[-1][1]
+
+
+@posix_only
+def test_sigkill_of_rnnbow_train_then_info_and_the_app_reader(tmp_path, corpus_file):
+    out = tmp_path / "killed.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "rnnbow_desktop", "train", corpus_file, "--out", out,
+                             "--hidden", "16", "--seq-len", "40", "--quiet"])
+    try:
+        deadline = time.monotonic() + 30
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.0)
+    finally:
+        proc.kill()
+        proc.wait(timeout=20)
+    info = rnnbow("info", out, "--json")
+    assert info.returncode == 0, info.stderr
+    summary = json.loads(info.stdout)
+    assert not summary["complete"] and summary["records"] > 0
+    assert "stopped without closing" in summary["notes"][0]
+    text = rnnbow("info", out)
+    assert text.returncode == 0 and "incomplete" in text.stdout and "stopped without closing" in text.stdout
+    assert assert_consistent(out)["records"] == summary["records"]
+    store = RecordStore.open(out)
+    assert len(store) == summary["records"] and store.record(len(store) - 1).batch == len(store) - 1
+    store.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# Live readers
+
+
+@posix_only
+def test_info_while_training_sees_growth_and_the_writer_finishes_cleanly(tmp_path, corpus_file):
+    out = tmp_path / "live.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "rnnbow_desktop", "train", corpus_file, "--out", out,
+                             "--hidden", "16", "--seq-len", "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        seen = []
+        for _ in range(3):
+            info = rnnbow("info", out, "--json")
+            assert info.returncode == 0, info.stderr
+            summary = json.loads(info.stdout)
+            assert not summary["complete"] and "being written" in summary["notes"][0]
+            seen.append(summary["records"])
+            time.sleep(0.7)
+        assert seen == sorted(seen) and seen[-1] > seen[0], seen
+        with Session(out) as live:  # a second reader in this process, refreshed
+            before = live.n_records
+            deadline = time.monotonic() + 10
+            while not live.refresh() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert live.n_records > before
+            live.record(live.n_records - 1)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0 and "stopped:" in stdout, stderr
+    summary = assert_consistent(out)
+    assert summary["complete"] and summary["records"] == summary["batches_trained"] >= seen[-1]
+    assert summary["notes"] == []
+
+
+# ------------------------------------------------------------------------------------------------
+# Interrupts
+
+
+@posix_only
+@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT", "SIGINT"), ("SIGHUP",)])
+def test_stop_signals_leave_a_complete_session(tmp_path, corpus_file, signals):
+    out = tmp_path / "stopped.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "rnnbow_desktop", "train", corpus_file, "--out", out,
+                             "--hidden", "16", "--seq-len", "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        for name in signals:  # a second Ctrl+C lands while the first is being handled
+            proc.send_signal(getattr(signal, name))
+            time.sleep(0.005)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "stopped:" in stdout and "Traceback" not in stderr
+    summary = assert_consistent(out)
+    assert summary["complete"] and summary["records"] == summary["batches_trained"] > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# Disk full / write errors
+
+
+def _file_size_limit(limit):
+    def apply():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@posix_only
+def test_full_disk_mid_run_stops_with_one_message_and_keeps_the_records(tmp_path, corpus_file):
+    out = tmp_path / "full.h5"
+    done = rnnbow("train", corpus_file, "--out", out, "--hidden", "16", "--seq-len", "60", "--quiet",
+                  preexec_fn=_file_size_limit(16 * 1024 * 1024))
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = one_line(done.stderr)
+    found = re.fullmatch(
+        rf"rnnbow: {re.escape(str(out))}: cannot write the session \(File too large\); training stopped\. "
+        r"The file keeps the ([\d,]+) records of the first ([\d,]+) batches, saved before the failure\.", line)
+    assert found, line
+    kept = int(found.group(1).replace(",", ""))
+    assert kept > 0 and kept == int(found.group(2).replace(",", ""))
+    info = rnnbow("info", out, "--json")
+    assert info.returncode == 0, info.stderr
+    summary = json.loads(info.stdout)
+    assert summary["records"] == kept and summary["batches_trained"] == kept and not summary["complete"]
+    assert summary["notes"], "the reader says what it worked around"
+    assert assert_consistent(out)["records"] == kept
+
+
+@posix_only
+def test_full_disk_while_creating_leaves_no_file(tmp_path, corpus_file):
+    out = tmp_path / "full.h5"
+    done = rnnbow("train", corpus_file, "--out", out, "--quiet", preexec_fn=_file_size_limit(4096))
+    assert done.returncode == 1
+    assert one_line(done.stderr) == f"rnnbow: {out}: cannot be created (File too large)"
+    assert not out.exists()
+
+
+WRITE_ERROR_CHILD = r"""
+import json, sys, resource
+from rnnbow_desktop.core.corpus import Corpus
+from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.errors import SessionWriteError
+from rnnbow_desktop.training_run import TrainingRun
+
+out, corpus_path, limit, when = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # TrainingRun ignores SIGXFSZ itself
+run = TrainingRun(Corpus("loop.c", open(corpus_path).read()),
+                  TrainConfig(hidden_size=16, seq_length=60, checkpoint_every=25, sample_every=40), out)
+if when == "at-close":
+    run.writer.flush_interval = 1e9  # nothing is written before close()
+events = []
+try:
+    for _ in range(300 if when == "at-close" else 100000):
+        run.step()
+except SessionWriteError as exc:
+    events.append(["step", str(exc)])
+for _ in range(2):
+    try:
+        run.step()
+        events.append(["step trained on", ""])
+    except SessionWriteError as exc:
+        events.append(["again", str(exc)])
+for _ in range(2):
+    try:
+        run.close()
+        events.append(["closed", ""])
+    except SessionWriteError as exc:
+        events.append(["close", str(exc)])
+print(json.dumps({"events": events, "records": run.writer.records_written, "batches": run.writer.batches_written}))
+"""
+
+
+@posix_only
+@pytest.mark.parametrize("when, limit", [("during", 12 * 1024 * 1024), ("at-close", 1024 * 1024)])
+def test_write_error_in_the_api_is_raised_once_and_close_stays_quiet(tmp_path, corpus_file, when, limit):
+    out = tmp_path / "s.h5"
+    child = subprocess.run([sys.executable, "-c", WRITE_ERROR_CHILD, out, corpus_file, str(limit), when],
+                           capture_output=True, text=True, timeout=180)
+    assert child.returncode == 0, child.stderr  # no crash at exit (h5py segfaulted here before)
+    assert child.stderr == "", child.stderr  # no "Exception ignored in ObjectID.__dealloc__" noise
+    result = json.loads(child.stdout)
+    kinds = [kind for kind, _ in result["events"]]
+    if when == "during":
+        assert kinds == ["step", "again", "again", "closed", "closed"]
+    else:
+        assert kinds == ["step trained on", "step trained on", "close", "closed"]
+    message = next(text for kind, text in result["events"] if kind in ("step", "close"))
+    assert message.startswith(f"{out}: cannot write the session (File too large)")
+    assert "\n" not in message
+    assert f"keeps the {result['records']:,} records" in message
+    summary = assert_consistent(out)
+    assert summary["records"] == result["records"] and summary["batches_trained"] == result["batches"]
+    if when == "during":
+        assert result["records"] > 0
+
+
+@posix_only
+def test_writer_refuses_to_overwrite_a_session_another_writer_is_writing(tmp_path):
+    path = tmp_path / "busy.h5"
+    with TrainingRun(Corpus("c", TEXT), SMALL, path) as run:
+        run.step()
+        with pytest.raises(SessionWriteError, match="open in another program"):
+            SessionWriter(path, SMALL, Corpus("c", TEXT), force=True)
+        run.step()
+    assert assert_consistent(path)["records"] == 2
+
+
+# ------------------------------------------------------------------------------------------------
+# Divergence
+
+
+def test_cli_divergence_names_the_batch_and_keeps_every_earlier_record(tmp_path):
+    out = tmp_path / "diverged.h5"
+    # A learning rate of 3 on the bundled C-like sample overflows the softmax after a few dozen
+    # batches: a real divergence through command-line arguments alone.
+    done = rnnbow("train", "c-like", "--out", out, "--lr", "3", "--hidden", "100", "--batches", "2000", "--quiet")
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = one_line(done.stderr)  # in particular: no numpy RuntimeWarning
+    found = re.fullmatch(
+        rf"rnnbow: training diverged at batch (\d+): ([a-z ]+) is not finite; "
+        rf"{re.escape(str(out))} keeps the ([\d,]+) batches before it \(([\d,]+) records\)\. "
+        r"Try a smaller learning rate \(--lr\)\.", line)
+    assert found, line
+    batch = int(found.group(1))
+    assert batch > 1 and int(found.group(3).replace(",", "")) == batch
+    with Session(out) as s:
+        assert s.info.complete and s.batches_trained == batch and s.n_records == batch
+        assert np.isfinite(s.training_loss()).all()
+        last = s.record(batch - 1)
+        assert last.batch == batch - 1 and np.isfinite(last.itemized).all()
+
+
+def test_divergence_in_the_api_stores_nothing_of_the_bad_batch(tmp_path):
+    path = tmp_path / "d.h5"
+    run = TrainingRun(Corpus("c", TEXT), SMALL, path)
+    for _ in range(10):
+        run.step()
+    run.trainer.params["weight_hh"][0, 0] = np.nan  # as a bad update would
+    with pytest.raises(TrainingDiverged, match="at batch 10"):
+        run.step()
+    with pytest.raises(TrainingDiverged, match="at batch 10"):
+        run.step()  # does not train on
+    assert run.batch == 10
+    run.close()
+    summary = assert_consistent(path)
+    assert summary["complete"] and summary["batches_trained"] == 10 and summary["records"] == 10
+
+
+def test_a_record_that_overflows_float32_is_not_stored(tmp_path, monkeypatch):
+    path = tmp_path / "o.h5"
+    run = TrainingRun(Corpus("c", TEXT), SMALL, path)
+    run.step()
+    real_step = run.trainer.step
+
+    def overflowing():  # finite in float64, Inf once stored as float32
+        result = real_step()
+        itemized = np.array(result.record.itemized)
+        itemized[-1, 0] = np.inf
+        return replace(result, record=replace(result.record, itemized=itemized))
+
+    monkeypatch.setattr(run.trainer, "step", overflowing)
+    with pytest.raises(TrainingDiverged, match="batch 1: the recorded itemized is not finite"):
+        run.step()
+    assert run.batch == 1
+    run.close()
+    assert assert_consistent(path)["records"] == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad corpora and arguments (what tests/test_cli.py does not cover yet)
+
+
+@pytest.mark.parametrize("name, make, message", [
+    ("short.txt", lambda p: p.write_text("abc"), "has 3 characters, but one batch needs 26"),
+    ("latin1.txt", lambda p: p.write_bytes("café au lait\n".encode("latin-1") * 10), "is not UTF-8 text"),
+    ("bins", lambda p: (p.mkdir(), (p / "a.bin").write_bytes(b"\x00\x01" * 100)), "folder contains no text files"),
+    ("nothing", lambda p: p.mkdir(), "folder contains no text files"),
+    ("single.txt", lambda p: p.write_text("a" * 100), "uses a single character"),
+])
+def test_bad_corpora_more(tmp_path, name, make, message):
+    make(tmp_path / name)
+    out = rnnbow("train", tmp_path / name, "--out", tmp_path / "x.h5")
+    assert out.returncode == 1 and message in one_line(out.stderr)
+    assert not (tmp_path / "x.h5").exists()
+
+
+@posix_only
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads unreadable files")
+def test_unreadable_corpus(tmp_path):
+    path = tmp_path / "secret.txt"
+    path.write_text(TEXT)
+    path.chmod(0)
+    out = rnnbow("train", path, "--out", tmp_path / "x.h5")
+    assert out.returncode == 1 and "permission denied" in one_line(out.stderr)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batches=-1"], "must be greater than 0"),
+    (["--hidden", "2.5"], "expected a whole number"),
+    (["--seq-len", "0"], "must be greater than 0"),
+    (["--record-every=-3"], "must be greater than 0"),
+    (["--sample-every=-1"], "must be 0 or more"),
+    (["--lr=-0.5"], "positive finite"),
+    (["--lr", "1e999"], "positive finite"),
+    (["--lr=-inf"], "positive finite"),
+])
+def test_bad_arguments_more(tmp_path, corpus_file, args, message):
+    out = rnnbow("train", corpus_file, "--out", tmp_path / "x.h5", *args)
+    assert out.returncode == 2 and message in one_line(out.stderr)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_checkpoint_interval_zero_means_none(tmp_path, corpus_file):
+    out = tmp_path / "s.h5"
+    done = rnnbow("train", corpus_file, "--out", out, "--checkpoint-every", "0", "--batches", "5", "--hidden", "8")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(rnnbow("info", out, "--json").stdout)["checkpoints"] == 0
+
+
+def test_existing_output_stays_byte_for_byte_untouched(tmp_path, corpus_file):
+    target = tmp_path / "mine.h5"
+    shutil.copy(corpus_file, target)
+    before = (target.read_bytes(), target.stat().st_mtime_ns)
+    out = rnnbow("train", corpus_file, "--batches", "3", "--out", target)
+    assert out.returncode == 1 and "already exists" in one_line(out.stderr)
+    assert (target.read_bytes(), target.stat().st_mtime_ns) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# Hostile and damaged session files
+
+
+@pytest.fixture(scope="module")
+def good_session(tmp_path_factory):
+    path = tmp_path_factory.mktemp("good") / "good.h5"
+    with TrainingRun(Corpus("loop.c", TEXT), SMALL, path) as run:
+        for _ in range(60):
+            run.step()
+    return path
+
+
+def _copy(good, tmp_path, name="bad.h5"):
+    target = tmp_path / name
+    target.write_bytes(Path(good).read_bytes())  # a new file: not one this process wrote
+    return target
+
+
+def _replace_dataset(f, name, **kwargs):
+    del f[name]
+    return f.create_dataset(name, **kwargs)
+
+
+def _external_link(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        del f["records/itemized"]
+        f["records/itemized"] = h5py.ExternalLink(str(target), "/data")
+
+
+def _soft_link(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        del f["records/loss"]
+        f["records/loss"] = h5py.SoftLink("/records/truncation_error")
+
+
+def _virtual(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        shape = f["records/itemized"].shape
+        layout = h5py.VirtualLayout(shape=shape, dtype=np.float32)
+        layout[:] = h5py.VirtualSource(str(target), "data", shape=shape)
+        del f["records/itemized"]
+        f.create_virtual_dataset("records/itemized", layout, fillvalue=0)
+
+
+def _external_storage(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        n = f["training/loss"].shape[0]
+        _replace_dataset(f, "training/loss", shape=(n,), dtype=np.float32, external=[(str(target), 0, 4 * n)])
+
+
+def _absurd_records(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        for name in f["records"]:
+            f["records"][name].resize(2_000_000_000, axis=0)
+
+
+def _absurd_corpus(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        _replace_dataset(f, "corpus", shape=(10**12,), dtype=np.uint8, chunks=(65536,))
+
+
+def _absurd_compressed(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        _replace_dataset(f, "training/loss", shape=(10**10,), dtype=np.float32, chunks=(65536,), compression="gzip")
+
+
+def _huge_chunks(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        _replace_dataset(f, "training/loss", shape=(60,), maxshape=(None,), dtype=np.float32, chunks=(2**27,))
+
+
+def _absurd_vocab(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        _replace_dataset(f, "vocab", shape=(2_000_000,), dtype=np.int32, chunks=(65536,))
+
+
+def _unknown_filter(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        del f["training/loss"]
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((64,))
+        dcpl.set_filter(307, h5py.h5z.FLAG_OPTIONAL)  # bzip2's id; HDF5 would look for a plugin
+        space = h5py.h5s.create_simple((60,), (h5py.h5s.UNLIMITED,))
+        h5py.h5d.create(f["training"].id, b"loss", h5py.h5t.NATIVE_FLOAT, space, dcpl=dcpl)
+
+
+def _newer(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = 2
+
+
+def _not_a_session(path, tmp_path, target):
+    path.unlink()
+    with h5py.File(path, "w") as f:
+        f["data"] = np.arange(10)
+
+
+def _bad_header(path, tmp_path, target):
+    with h5py.File(path, "r+") as f:
+        f.attrs["hidden_size"] = "sixteen"
+
+
+def _random_bytes(path, tmp_path, target):
+    path.write_bytes(random.Random(1).randbytes(50_000))
+
+
+def _hdf5_signature_then_garbage(path, tmp_path, target):
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + random.Random(2).randbytes(50_000))
+
+
+def _heap_loop(path, tmp_path, target):
+    # A global heap object with index 0 and size 0: HDF5 2.0's parser then never advances
+    # (found by tests/test_fuzz_sessions.py). The first heap holds the header's strings.
+    data = bytearray(path.read_bytes())
+    heap = data.find(b"GCOL")
+    data[heap + 16 : heap + 32] = bytes(16)
+    path.write_bytes(bytes(data))
+
+
+HOSTILE = [
+    (_random_bytes, "not an RNNbow session (not an HDF5 file)"),
+    (_hdf5_signature_then_garbage, "damaged HDF5 file, cannot be opened"),
+    (_not_a_session, "an HDF5 file, but not an RNNbow session"),
+    (_newer, "written by a newer RNNbow (session format 2; this version reads up to 1)"),
+    (_bad_header, "session header is invalid"),
+    (_external_link, "records/itemized is an external link to another file"),
+    (_soft_link, "records/loss is a soft link"),
+    (_virtual, "records/itemized is a virtual dataset reading other files"),
+    (_external_storage, "training/loss keeps its data in external files"),
+    (_absurd_records, "declares 2,000,000,000 rows"),
+    (_absurd_corpus, "corpus declares 1,000,000,000,000 rows"),
+    (_absurd_compressed, "training/loss declares 10,000,000,000 rows"),
+    (_huge_chunks, "stored in chunks of 537 MB"),
+    (_absurd_vocab, "vocab has an impossible size 2000000"),
+    (_unknown_filter, "needs compression filter 307"),
+    (_heap_loop, "damaged in a way that makes the HDF5 library loop"),
+]
+
+
+@pytest.fixture
+def fast_preflight(monkeypatch):
+    monkeypatch.setattr(session_module, "PREFLIGHT_TIMEOUT", 3.0)
+
+
+@pytest.mark.parametrize("damage, message", HOSTILE, ids=[d.__name__.strip("_") for d, _ in HOSTILE])
+def test_hostile_file_is_refused_by_the_app_reader(good_session, tmp_path, fast_preflight, damage, message):
+    path = _copy(good_session, tmp_path)
+    target = tmp_path / "elsewhere.h5"
+    with h5py.File(target, "w") as f:
+        f["data"] = np.ones((60, 40, 40), dtype=np.float32)
+    damage(path, tmp_path, target)
+    started = time.monotonic()
+    with pytest.raises(SessionFormatError) as caught:
+        Session(path)
+    assert str(caught.value).startswith(f"{path}: ") and message in str(caught.value)
+    with pytest.raises(SessionFormatError):
+        RecordStore.open(path)
+    assert time.monotonic() - started < 20
+
+
+# The same files through `rnnbow info`, with targets that are FIFOs: a reader that followed a
+# link or external storage into one would block forever, so finishing at all proves it did not.
+@posix_only
+@pytest.mark.parametrize("damage, message", HOSTILE, ids=[d.__name__.strip("_") for d, _ in HOSTILE])
+def test_hostile_file_gives_one_line_from_rnnbow_info(good_session, tmp_path, damage, message):
+    path = _copy(good_session, tmp_path)
+    target = tmp_path / "fifo"
+    os.mkfifo(target)
+    damage(path, tmp_path, target)
+    code = ("import sys; import rnnbow_desktop.storage.session as s; s.PREFLIGHT_TIMEOUT = 3.0; "
+            "from rnnbow_desktop.cli import main; sys.exit(main(['info', sys.argv[1]]))")
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stdout == ""
+    line = one_line(out.stderr)
+    assert line.startswith(f"rnnbow: {path}: ") and message in line
+
+
+@pytest.mark.parametrize("fraction", [0.999, 0.75, 0.5, 0.25, 0.05, 0.01, 0.002])
+def test_truncated_file_is_read_as_far_as_it_goes_or_refused(good_session, tmp_path, fraction):
+    data = Path(good_session).read_bytes()
+    path = tmp_path / "cut.h5"
+    path.write_bytes(data[: int(len(data) * fraction)])
+    try:
+        s = Session(path)
+    except SessionFormatError as exc:
+        assert str(exc).startswith(f"{path}: ")
+        return
+    with s:
+        assert "shorter than its header says" in s.notes[0]
+        for read in (s.summary, s.samples, s.corpus, s.training_loss, s.batches,
+                     lambda: s.record(s.n_records - 1) if s.n_records else None,
+                     lambda: s.checkpoint(s.n_checkpoints - 1) if s.n_checkpoints else None):
+            try:
+                read()
+            except SessionFormatError as exc:
+                assert str(exc).startswith(f"{path}: ")
+    if fraction == 0.999:  # only unused space was cut
+        assert assert_consistent(path)["records"] == 60
+    info = rnnbow("info", path)
+    assert info.returncode in (0, 1)
+    if info.returncode == 1:
+        assert one_line(info.stderr).startswith(f"rnnbow: {path}: ")
+
+
+def test_inconsistent_lengths_read_as_their_complete_prefix(good_session, tmp_path):
+    path = _copy(good_session, tmp_path)
+    with h5py.File(path, "r+") as f:
+        f["records/itemized"].resize(57, axis=0)
+        f["checkpoints/h0"].resize(2, axis=0)
+        f["samples/text"].resize(1, axis=0)
+    with Session(path) as s:
+        assert (s.n_records, s.n_checkpoints, s.n_samples, s.batches_trained) == (57, 2, 1, 60)
+        assert any("left out 3 record(s)" in note for note in s.notes)
+        assert s.record(56).batch == 56
+        with pytest.raises(IndexError):
+            s.record(57)
+        with pytest.raises(IndexError):
+            s.checkpoint(2)
+
+
+def test_rows_that_read_as_the_fill_value_are_dropped(good_session, tmp_path):
+    """What a writer stopped between extending a column and writing it leaves behind."""
+    path = _copy(good_session, tmp_path)
+    with h5py.File(path, "r+") as f:
+        for name in f["records"]:
+            f["records"][name].resize(62, axis=0)  # two rows of fill values (-1, NaN)
+        f["training/loss"].resize(63, axis=0)
+    with Session(path) as s:
+        assert s.n_records == 60 and s.batches_trained == 60
+        assert any("left out 2 record(s)" in note for note in s.notes)
+        assert any("unwritten loss of 3 batch(es)" in note for note in s.notes)
+
+
+def test_hard_link_cycles_do_not_make_the_reader_loop(good_session, tmp_path):
+    path = _copy(good_session, tmp_path)
+    with h5py.File(path, "r+") as f:
+        f["records/again"] = f["records"]
+        f["records/again/deeper"] = f["/"]
+    with Session(path) as s:
+        assert s.n_records == 60
+
+
+def test_values_outside_the_vocabulary_are_refused_when_read(good_session, tmp_path):
+    path = _copy(good_session, tmp_path)
+    with h5py.File(path, "r+") as f:
+        f["records/inputs"][5, 0] = 10**6
+        f["corpus"][3] = 250
+    with Session(path) as s:
+        s.record(4)
+        with pytest.raises(SessionFormatError, match="record 5 holds inputs outside the vocabulary"):
+            s.record(5)
+        with pytest.raises(SessionFormatError, match="corpus holds ids outside the vocabulary"):
+            s.corpus()
+
+
+def test_corrupted_chunk_index_gives_only_session_format_errors(good_session, tmp_path):
+    """Metadata damage discovered only when a record is read, not when the file is opened."""
+    data = bytearray(Path(good_session).read_bytes())
+    # The extensible-array blocks of the chunk indexes carry signatures; damage every one.
+    damaged = 0
+    for signature in (b"EADB", b"EAIB"):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            data[start + 8 : start + 24] = b"\xff" * 16
+            damaged += 1
+            start += 4
+    assert damaged
+    path = tmp_path / "index.h5"
+    path.write_bytes(bytes(data))
+    try:
+        s = Session(path)
+    except SessionFormatError:
+        return
+    with s:
+        for read in (s.summary, s.batches, s.training_loss, s.samples, s.corpus, s.refresh,
+                     lambda: s.record(0), lambda: s.column("itemized", 0, 5), lambda: s.checkpoint(0)):
+            try:
+                read()
+            except SessionFormatError as exc:
+                assert "the file is damaged" in str(exc) or str(exc).startswith(f"{path}: ")
+            except IndexError:
+                pass
