@@ -132,3 +132,22 @@ def test_invalid_settings_are_refused(corpus, bad, message):
 def test_corpus_too_short_for_the_sequence_length():
     with pytest.raises(ConfigError, match="needs at least 26"):
         Trainer(Corpus("tiny", "abcdefghij"), TrainConfig())
+
+
+def test_recording_never_changes_how_the_network_trains(corpus):
+    """Runs that differ only in what they record train bit-identically: same losses, same weights,
+    and the batches both recorded carry identical records."""
+    runs = {}
+    for every in (1, 7):
+        trainer = Trainer(corpus, TrainConfig(hidden_size=16, seq_length=8, record_every=every, checkpoint_every=0, sample_every=0))
+        results = [trainer.step() for _ in range(150)]
+        runs[every] = (trainer, results)
+    (dense, dense_results), (sparse, sparse_results) = runs[1], runs[7]
+    assert [r.loss for r in dense_results] == [r.loss for r in sparse_results]
+    for name, value in dense.params.items():
+        np.testing.assert_array_equal(value, sparse.params[name], err_msg=name)
+    shared = [b for b in range(150) if b % 7 == 0]
+    assert sum(r.record is not None for r in sparse_results) == len(shared)
+    for b in shared:
+        np.testing.assert_array_equal(dense_results[b].record.itemized, sparse_results[b].record.itemized)
+        np.testing.assert_array_equal(dense_results[b].record.contribution, sparse_results[b].record.contribution)

@@ -139,7 +139,12 @@ def batch_gradients(cell, params, inputs, targets, state0, itemize: bool, epsilo
     dlogits[steps, targets] -= 1.0  # softmax cross-entropy: p − onehot(target)
     dh_local = dlogits @ W_d  # (n, H)  ∂L_t/∂h_t from each step's own loss
 
-    gates, deltas = itemized_mod.sweep(cell, params, fwd, dh_local, itemize, work)
+    # The update always comes from the plain summed sweep. The itemized sweep reaches the same sum by
+    # another order of floating-point additions; were it used for the update, recording a batch
+    # would nudge the weights by rounding, and Adagrad's first steps (g / sqrt(g^2 + eps)) amplify
+    # such nudges until runs that differ only in `record_every` train visibly differently.
+    gates, _ = itemized_mod.sweep(cell, params, fwd, dh_local, False, work)
+    deltas = itemized_mod.sweep(cell, params, fwd, dh_local, True, work)[1] if itemize else None
     grads = cell.param_grads(params, fwd, inputs, gates)
     grads["decoder_weight"] = dlogits.T @ fwd.hs[1:]
     grads["decoder_bias"] = dlogits.sum(axis=0)
