@@ -1,6 +1,7 @@
 """Corpora: files, folders, samples, the running Python's sources, and clear refusals."""
 
-import os
+import subprocess
+import sys
 import sysconfig
 
 import numpy as np
@@ -68,10 +69,23 @@ def test_missing_path_and_empty_folder(tmp_path):
         load_corpus(tmp_path / "empty")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of permissions")
-def test_unreadable_file(tmp_path):
+UNREADABLE_CHILD = """
+import sys
+from rnnbow_desktop.core.corpus import load_corpus
+from rnnbow_desktop.errors import CorpusError
+try:
+    load_corpus(sys.argv[1])
+except CorpusError as exc:
+    print(exc)
+"""
+
+
+def test_unreadable_file(tmp_path, permissions_apply):
+    # In a child process, which runs without root's permission override when the tests run as root.
     path = tmp_path / "secret.txt"
     path.write_text("x" * 100)
     path.chmod(0)
-    with pytest.raises(CorpusError, match="permission denied"):
-        load_corpus(path)
+    done = subprocess.run([sys.executable, "-c", UNREADABLE_CHILD, path], preexec_fn=permissions_apply,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.strip() == f"{path}: permission denied"

@@ -437,6 +437,73 @@ def test_write_error_in_the_api_is_raised_once_and_close_stays_quiet(tmp_path, c
         assert result["records"] > 0
 
 
+READER_IN_PROCESS_CHILD = r"""
+import json, resource, sys
+from rnnbow_desktop.core.corpus import Corpus
+from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.errors import SessionWriteError
+from rnnbow_desktop.storage.session import Session
+from rnnbow_desktop.training_run import TrainingRun
+
+out, corpus_path, when = sys.argv[1], sys.argv[2], sys.argv[3]
+run = TrainingRun(Corpus("loop.c", open(corpus_path).read()), TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0),
+                  out)
+live = Session(out)  # what the window does: a reader in the writing process, for records it evicted
+resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, 4 << 20))
+try:
+    while True:
+        run.step()
+        if run.batch % 100 == 0:
+            live.refresh()
+except SessionWriteError:
+    pass
+run.close()
+seen_live = live.n_records
+if when == "reader-closed-first":
+    live.close()
+with Session(out) as again:  # the window reopening the file once training stopped
+    result = {"kept": run.writer.records_written, "seen_live": seen_live, "again": again.n_records,
+              "last": again.record(again.n_records - 1).batch, "loss": again.training_loss().tolist()}
+live.close()
+print(json.dumps(result))
+"""
+
+
+@posix_only
+@pytest.mark.parametrize("when", ["reader-closed-first", "reader-still-open"])
+def test_a_reader_in_the_writing_process_sees_the_kept_records_after_a_write_error(tmp_path, corpus_file, when):
+    # Regression: the in-process reader shared HDF5's open file with the writer, whose descriptor is
+    # pointed at /dev/null after a failed write; every later open of the path in that process then
+    # read zeros (1 record instead of hundreds), and closing printed "Exception ignored" errors.
+    out = tmp_path / "s.h5"
+    child = subprocess.run([sys.executable, "-c", READER_IN_PROCESS_CHILD, out, corpus_file, when],
+                           capture_output=True, text=True, timeout=180)
+    assert child.returncode == 0 and child.stderr == "", child.stderr
+    result = json.loads(child.stdout)
+    assert result["kept"] > 100 and 0 < result["seen_live"] <= result["kept"]
+    assert result["again"] == result["kept"] and result["last"] == result["kept"] - 1
+    assert np.isfinite(result["loss"]).all() and len(result["loss"]) == result["kept"]
+    assert assert_consistent(out)["records"] == result["kept"]
+
+
+def test_a_reader_never_uses_a_dead_handle_left_open_in_this_process(good_session, tmp_path):
+    """If HDF5 hands out a file whose descriptor is no longer the file (a writer's failed last
+    close), the reader opens the real file beside it instead of reading zeros."""
+    path = _copy(good_session, tmp_path)
+    dead = h5py.File(path, "r")
+    fd = dead.id.get_vfd_handle()
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, fd)
+    os.close(null)
+    try:
+        with Session(path, check=False) as s:
+            assert s.file.id.get_vfd_handle() != fd
+            assert assert_consistent(path)["records"] == s.n_records == 60
+            assert s.record(59).batch == 59
+    finally:
+        dead.close()
+
+
 @posix_only
 def test_writer_refuses_to_overwrite_a_session_another_writer_is_writing(tmp_path):
     path = tmp_path / "busy.h5"
@@ -528,13 +595,14 @@ def test_bad_corpora_more(tmp_path, name, make, message):
 
 
 @posix_only
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads unreadable files")
-def test_unreadable_corpus(tmp_path):
+def test_unreadable_corpus(tmp_path, permissions_apply):
+    # permissions_apply: as root, `rnnbow` runs without root's permission override.
     path = tmp_path / "secret.txt"
     path.write_text(TEXT)
     path.chmod(0)
-    out = rnnbow("train", path, "--out", tmp_path / "x.h5")
-    assert out.returncode == 1 and "permission denied" in one_line(out.stderr)
+    out = rnnbow("train", path, "--out", tmp_path / "x.h5", preexec_fn=permissions_apply)
+    assert out.returncode == 1 and one_line(out.stderr) == f"rnnbow: {path}: permission denied"
+    assert not (tmp_path / "x.h5").exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -772,6 +840,30 @@ def test_truncated_file_is_read_as_far_as_it_goes_or_refused(good_session, tmp_p
     assert info.returncode in (0, 1)
     if info.returncode == 1:
         assert one_line(info.stderr).startswith(f"rnnbow: {path}: ")
+
+
+def test_damage_messages_give_hdf5s_words_without_python_quotes(good_session, tmp_path):
+    # Regression: a KeyError from h5py reached users as "damaged session ('Unable to … object)".
+    assert session_module._short(KeyError("Unable to synchronously open object (bad version number)")) == \
+        "Unable to synchronously open object"
+    path = tmp_path / "cut.h5"
+    path.write_bytes(Path(good_session).read_bytes()[:10_000])  # past the root group, before the datasets
+    with pytest.raises(SessionFormatError) as caught:
+        Session(path)
+    assert "('" not in str(caught.value) and str(caught.value).startswith(f"{path}: damaged")
+
+
+def test_a_session_cut_short_is_never_called_something_else(good_session, tmp_path, fast_preflight):
+    # Regression: cut inside the header's attributes, a session was reported as "an HDF5 file, but
+    # not an RNNbow session" (attrs.get() read an unreadable attribute as a missing one).
+    data = Path(good_session).read_bytes()
+    for size in range(4_000, 52_000, 4_000):
+        path = tmp_path / f"cut{size}.h5"
+        path.write_bytes(data[:size])
+        try:
+            Session(path).close()
+        except SessionFormatError as exc:
+            assert "not an RNNbow session" not in str(exc), str(exc)
 
 
 def test_inconsistent_lengths_read_as_their_complete_prefix(good_session, tmp_path):

@@ -124,7 +124,9 @@ def _reason(exc: BaseException) -> str:
 
 def _short(exc: BaseException) -> str:
     """HDF5's one-line summary of an error, without its multi-line details."""
-    text = " ".join(str(exc).split("(", 1)[0].split()).rstrip(",;:")
+    # str() of a KeyError quotes its message ("'Unable to open object (...)'"); take the message itself.
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and len(exc.args) == 1 else str(exc)
+    text = " ".join(text.split("(", 1)[0].split()).rstrip(",;:")
     return text or exc.__class__.__name__
 
 
@@ -508,6 +510,12 @@ def _writer_closed(path: Path, key: tuple[int, int] | None) -> None:
         _written_here.add(ident)
 
 
+def _writer_here(path: Path) -> bool:
+    """Whether a SessionWriter of this process has `path` open."""
+    ident = _identity(path)
+    return ident is not None and ident[:2] in _writing_here
+
+
 def _written_by_us(path: Path) -> bool:
     ident = _identity(path)
     return ident is not None and (ident[:2] in _writing_here or ident in _written_here)
@@ -588,14 +596,33 @@ def _open_h5(path: Path):
     # _in_use); last, plain without locking, for media that refuse locks. None of these writes.
     attempts = ((False, True), (True, False), (False, False))
     first_error = None
+    # HDF5 shares one open file among all handles of a process on it. A reader must not share a
+    # writer's: after a failed write the writer points its descriptor at the null device (see
+    # SessionWriter._abandon), and a shared reader would then read zeros, and keep that dead file
+    # registered as open for every later open of the path in this process.
+    separate = _writer_here(path)
     for swmr, locking in attempts:
         try:
-            f = _open_read_only(path, swmr, locking)
+            f = _open_read_only(path, swmr, locking, separate)
+            if not separate and not _reads_path(f, path):
+                # Joined a file left open by a writer that failed (its last close could not
+                # complete): open the real file once more, beside it.
+                f.close()
+                f = _open_read_only(path, swmr, locking, separate=True)
         except _H5_ERRORS as exc:
             first_error = first_error or exc
             continue
         return f, ("" if first_error is None else str(first_error))
     raise SessionFormatError(f"{path}: damaged HDF5 file, cannot be opened ({_short(first_error)})")
+
+
+def _reads_path(f: h5py.File, path: Path) -> bool:
+    """Whether an open file's descriptor really is the file at `path` (True if that cannot be told)."""
+    try:
+        opened, named = os.fstat(f.id.get_vfd_handle()), os.stat(path)
+    except (*_H5_ERRORS, OSError):
+        return True
+    return (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
 
 
 # In SWMR mode HDF5 re-reads metadata whose checksum fails, to wait out a writer caught mid-write:
@@ -621,9 +648,13 @@ def _read_attempts_setter():
     return setter
 
 
-def _open_read_only(path: Path, swmr: bool, locking: bool) -> h5py.File:
+def _open_read_only(path: Path, swmr: bool, locking: bool, separate: bool = False) -> h5py.File:
+    """`separate`: through HDF5's "log" driver with logging off: the same POSIX I/O as the default
+    driver, but HDF5 never lets handles of two different drivers share one open file."""
     fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
     fapl.set_libver_bounds(h5py.h5f.LIBVER_EARLIEST, h5py.h5f.LIBVER_LATEST)
+    if separate:
+        fapl.set_fapl_log(b"", 0, 0)
     if not locking:
         fapl.set_file_locking(False, True)
     flags = h5py.h5f.ACC_RDONLY
@@ -712,7 +743,13 @@ class Session:
     def _validate(self) -> None:
         f, path = self.file, self.path
         attrs = f.attrs
-        if _text(attrs.get("format"), "") != FORMAT:
+        # Not attrs.get(): it answers None for an attribute that exists but cannot be read, and a
+        # damaged session would then be called "not a session".
+        try:
+            stamp = attrs["format"] if "format" in attrs else None
+        except _H5_ERRORS as exc:
+            raise SessionFormatError(f"{path}: damaged session header ({_short(exc)})") from None
+        if _text(stamp, "") != FORMAT:
             raise SessionFormatError(f"{path}: an HDF5 file, but not an RNNbow session")
         try:
             version = _integer(attrs.get("format_version"), "format_version")

@@ -1,0 +1,56 @@
+"""Fixtures shared by the core tests: a child process for which file permissions hold, even under root."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+
+import pytest
+
+_PR_CAPBSET_DROP = 24
+# The two capabilities that let root read a file whatever its mode says.
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def _drop_permission_override(libc):
+    def preexec() -> None:
+        # Dropped from the bounding set before exec, these are missing from the new program's
+        # permitted and effective sets, although it still runs as uid 0. Switching to the "nobody"
+        # user instead would not do: the interpreter may live under /root (mode 700), and Python
+        # imports parts of its standard library lazily.
+        for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+            if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) refused")
+
+    return preexec
+
+
+@pytest.fixture
+def permissions_apply(tmp_path):
+    """`preexec_fn` for a subprocess that cannot read a mode-000 file: None when not root.
+
+    Root reads such a file anyway; its child then runs without the capabilities that allow that.
+    Skips where that cannot be arranged (not Linux, or a container that refuses to drop them).
+    """
+    if sys.platform == "win32":
+        pytest.skip("POSIX file modes")
+    if os.geteuid() != 0:
+        return None
+    if not sys.platform.startswith("linux"):
+        pytest.skip("running as root, and dropping root's file-permission override needs Linux capabilities")
+    preexec = _drop_permission_override(ctypes.CDLL(None, use_errno=True))
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    probe.chmod(0)
+    try:
+        done = subprocess.run([sys.executable, "-c", "import sys; open(sys.argv[1]).read()", probe], preexec_fn=preexec,
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"running as root, and cannot drop root's file-permission override here ({exc})")
+    finally:
+        probe.unlink()
+    if "PermissionError" not in done.stderr:
+        pytest.skip("running as root, and a child without CAP_DAC_OVERRIDE still read a mode-000 file")
+    return preexec
