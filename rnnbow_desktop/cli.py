@@ -1,4 +1,4 @@
-"""The `rnnbow` command: train headless, summarize a session, render figures, or open the window."""
+"""The `rnnbow` command: train headless, summarize a session, render figures, compare sessions, run the demo, or open the window."""
 
 from __future__ import annotations
 
@@ -105,6 +105,38 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, type=Path, metavar="FILE.png|FILE.svg")
     render.add_argument("--force", action="store_true", help="overwrite an existing --out file")
 
+    compare = sub.add_parser(
+        "compare", help="two or more sessions side by side: open the comparison window, or draw it with --out",
+        description="Compare sessions side by side, aligned by training batch, under their overlaid horizon "
+                    "profiles and effective horizon over training.",
+    )
+    compare.add_argument("sessions", nargs="+", type=Path, metavar="SESSION.h5",
+                         help="two or more session files, e.g. the same corpus trained with rnn, lstm and gru")
+    compare.add_argument("--out", type=Path, default=None, metavar="FILE.png|FILE.svg",
+                         help="draw the comparison to this file instead of opening the window")
+    compare.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    compare.add_argument("--batch", type=_nonnegative_int, default=None,
+                         help="training batch every session is aligned on (default: the last batch all of them reached)")
+    compare.add_argument("--hover-step", type=_nonnegative_int, default=None, metavar="T",
+                         help="show the horizon of the loss at step T in every session")
+    compare.add_argument("--profile-over", choices=("whole", "last", "around"), default="whole",
+                         help="batches the horizon profile averages over: the whole training, its last 20%%, or "
+                              "±500 batches around --batch (default: whole)")
+    compare.add_argument("--profile-statistic", choices=("mean", "median"), default="mean",
+                         help="mean: all gradient pooled; median: the typical batch's profile (default: mean)")
+    compare.add_argument("--width", type=_positive_int, default=1600, help="image (or window) width (default: 1600)")
+    compare.add_argument("--height", type=_positive_int, default=1000, help="image (or window) height (default: 1000)")
+
+    from .compare_demo import PICTURE_NAME, add_arguments as add_demo_arguments
+
+    demo = sub.add_parser(
+        "demo", help="train rnn, lstm and gru on the long-range sample and compare them (a few minutes)",
+        description="The comparison demo: train rnn, lstm and gru with the same settings on the bundled "
+                    "long-range-dependency corpus, print what each learned (loss, effective horizon, horizon "
+                    f"profile, recall), draw the comparison to DIR/{PICTURE_NAME} and open it in a window.",
+    )
+    add_demo_arguments(demo)
+
     gui = sub.add_parser("gui", help="open the window (the default command)")
     gui.add_argument("session", nargs="?", type=Path, metavar="SESSION.h5", help="a saved session to open")
     gui.add_argument("--corpus", default=None, help="preselect this corpus")
@@ -188,7 +220,7 @@ def cmd_train(args) -> int:
                 signal.signal(sig, handler)
     if failure is not None:
         raise RnnbowError(
-            f"{failure}; {out} keeps the {run.batch:,} batches before it ({run.records:,} records). "
+            f"{failure}; {out} keeps the {_count(run.batch, 'batch', 'batches')} before it ({_count(run.records, 'record')}). "
             "Try a smaller learning rate (--lr)."
         )
     elapsed = time.monotonic() - start
@@ -210,7 +242,7 @@ def cmd_info(args) -> int:
         return 0
     c = summary["corpus"]
     lines = [
-        f"{summary['path']}",
+        f"{summary['path']} ({summary['cell']})",
         f"  format        rnnbow-session v{summary['format_version']} (written by {PROG} {summary['app_version']})"
         + ("" if summary["complete"] else "  [incomplete: still being written, or interrupted]"),
         f"  cell          {summary['cell']}, hidden {summary['hidden_size']}, sequence length {summary['seq_length']}, lr {summary['learning_rate']}, seed {summary['seed']}",
@@ -238,11 +270,52 @@ def cmd_render(args) -> int:
     return 0
 
 
+COMPARE_NO_DISPLAY_MESSAGE = (
+    f"{PROG}: no display found; to draw the comparison without a window use: "
+    f"{PROG} compare SESSION.h5 SESSION.h5 … --out FILE.png"
+)
+
+
+def cmd_compare(args) -> int:
+    from .gui.app import has_display
+
+    sessions = args.sessions
+    if len(sessions) < 2:
+        raise RnnbowError(f"comparing needs at least two session files; only {sessions[0]} given")
+    options = dict(profile_over=args.profile_over, profile_statistic=args.profile_statistic, batch=args.batch,
+                   hover_step=args.hover_step)
+    if args.out is not None:
+        from .gui.compare_render import render_comparison
+
+        out = render_comparison(sessions, args.out, size=(args.width, args.height), force=args.force, **options)
+        print(f"wrote {out}")
+        return 0
+    if not has_display():
+        print(COMPARE_NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 1
+    from .gui.compare_render import check_sessions
+    from .gui.compare_window import run_compare_window
+
+    check_sessions(sessions, args.hover_step)  # one line naming the file, before any window
+    return run_compare_window(sessions, size=(args.width, args.height), **options)
+
+
+def cmd_demo(args) -> int:
+    from .compare_demo import run
+
+    return run(args, prog=PROG)
+
+
 def cmd_gui(args) -> int:
     from .gui.app import run_app
 
     return run_app(session=getattr(args, "session", None), corpus=getattr(args, "corpus", None),
                    start=getattr(args, "start", False), out=getattr(args, "out", None))
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    """'1 record', '2,000 records'."""
+    return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _one_line(message: str) -> str:
@@ -260,7 +333,8 @@ def main(argv=None) -> int:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": cmd_train, "info": cmd_info, "render": cmd_render, "gui": cmd_gui, None: cmd_gui}
+    handlers = {"train": cmd_train, "info": cmd_info, "render": cmd_render, "compare": cmd_compare, "demo": cmd_demo,
+                "gui": cmd_gui, None: cmd_gui}
     try:
         return handlers[args.command](args)
     except RnnbowError as exc:

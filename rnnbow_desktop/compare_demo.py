@@ -1,9 +1,9 @@
 """The one-command comparison demo: train rnn, lstm and gru on the long-range sample, measure them, show them.
 
-`python -m rnnbow_desktop.compare_demo` trains the three cells with the same seed and settings on the
-bundled long-range-dependency corpus (lines such as `20:C...b..C`, where the marker after the colon
-must be repeated exactly d = 5, 10, 20 or 40 characters later), prints what it measured, and opens
-the "Compare sessions" window (or, with --render, writes its picture). Training and measuring
+`rnnbow demo` (also `python -m rnnbow_desktop.compare_demo`) trains the three cells with the same seed
+and settings on the bundled long-range-dependency corpus (lines such as `20:C...b..C`, where the marker
+after the colon must be repeated exactly d = 5, 10, 20 or 40 characters later), prints what it measured,
+draws the comparison to a picture and opens the "Compare sessions" window. Training and measuring
 import no Qt.
 """
 
@@ -17,6 +17,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import math  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -206,7 +207,7 @@ def format_table(measures: list[CellMeasures]) -> str:
     lo, hi = first.end_batches
     lines = [
         f"Measured over the last {LAST_FRACTION:.0%} of training (recorded batches {lo:,}–{hi:,}, "
-        f"{first.records:,} records per cell):",
+        f"{first.records:,} record{'s' if first.records != 1 else ''} per cell):",
         "  loss: running loss per character;  horizon: median effective horizon in steps (e(k) ≤ 0.05);",
         "  recall d: closing markers predicted right, in lines whose markers are d apart.",
         "",
@@ -251,98 +252,193 @@ def showcase(path, distance: int = 20) -> tuple[int, int] | None:
 
 # -- the command --------------------------------------------------------------------------------------------
 
+PICTURE_NAME = f"{SAMPLE}-compare.png"  # written next to the sessions unless --render names another file
+
+
 def open_comparison(paths, profile_over: str = "last", profile_statistic: str = "median",
-                    batch: int | None = None) -> int:
+                    batch: int | None = None, hover_step: int | None = None) -> int:
     """Show the "Compare sessions" window for `paths` (aligned on `batch`, if given) and run until it is closed."""
-    from .gui.app import _application, has_display
+    from .gui.compare_window import run_compare_window
 
-    if not has_display():
-        print(f"{PROG}: no display found; use --render FILE.png to draw the comparison instead", file=sys.stderr)
-        return 1
-    app = _application()
-    from .gui.compare_window import CompareWindow
-
-    window = CompareWindow(paths, profile_over=profile_over, profile_statistic=profile_statistic)
-    if batch is not None and window.link is not None:
-        window.link.select_batch(batch, user=False)
-    window.show()
-    return app.exec()
+    return run_compare_window(paths, profile_over=profile_over, profile_statistic=profile_statistic,
+                              batch=batch, hover_step=hover_step)
 
 
-def _default_out_dir() -> Path:
+def default_out_dir() -> Path:
+    """compare-demo in the per-user sessions folder (the folder the window's sessions go to)."""
     from .storage.paths import sessions_dir
 
     return sessions_dir() / "compare-demo"
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options, shared by `rnnbow demo` and `python -m rnnbow_desktop.compare_demo`."""
+    from .cli import _positive_int
+
+    parser.add_argument("--batches", type=_positive_int, default=DEFAULT_BATCHES,
+                        help=f"batches per cell (default: {DEFAULT_BATCHES:,}, a few minutes in all)")
+    parser.add_argument("--hidden", type=_positive_int, default=DEFAULT_HIDDEN, help=f"hidden size (default: {DEFAULT_HIDDEN})")
+    parser.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
+                        help="folder for the three session files and the picture, created if missing "
+                             "(default: compare-demo in the per-user sessions folder)")
+    parser.add_argument("--force", action="store_true",
+                        help="train again, replacing the session files already in DIR; also replace an existing --render file")
+    parser.add_argument("--reuse", action="store_true",
+                        help="compare the session files already in DIR; train only the missing ones")
+    parser.add_argument("--no-window", action="store_true", help="do not open the window: train, print the numbers, write the picture")
+    parser.add_argument("--render", type=Path, default=None, metavar="FILE.png|FILE.svg",
+                        help=f"where to write the picture of the comparison (default: DIR/{PICTURE_NAME}, replaced on each run)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from .cli import _Parser, _positive_int
+    from .cli import _Parser
 
     parser = _Parser(
         prog=PROG,
         description="Train rnn, lstm and gru on the bundled long-range corpus with the same settings, print "
-                    "what each learned, and open the comparison window.",
+                    "what each learned, draw the comparison and open it in a window.",
     )
-    parser.add_argument("--batches", type=_positive_int, default=DEFAULT_BATCHES,
-                        help=f"batches per cell (default: {DEFAULT_BATCHES:,})")
-    parser.add_argument("--hidden", type=_positive_int, default=DEFAULT_HIDDEN, help=f"hidden size (default: {DEFAULT_HIDDEN})")
-    parser.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
-                        help="folder for the three session files (default: compare-demo in the sessions folder)")
-    parser.add_argument("--force", action="store_true", help="overwrite existing session files (and the --render image)")
-    parser.add_argument("--reuse", action="store_true", help="compare the session files already in --out-dir; train only missing ones")
-    parser.add_argument("--no-window", action="store_true", help="only train and print the numbers")
-    parser.add_argument("--render", type=Path, default=None, metavar="FILE.png",
-                        help="write the comparison to a PNG or SVG file instead of opening the window")
+    add_arguments(parser)
     return parser
 
 
-def _progress_line(started: dict) -> ProgressCallback:
+def _progress_line(live: bool) -> ProgressCallback:
+    """Progress on stderr: a line rewritten in place on a terminal, one line per cell elsewhere (logs)."""
+    since = {"time": time.monotonic()}  # when the current cell began: the previous one finished
+    started: dict[str, float] = {}
+
     def report(cell: str, done: int, total: int, loss: float) -> None:
         now = time.monotonic()
-        begun = started.setdefault(cell, now)
-        eta = (total - done) * (now - begun) / max(done, 1)
-        sys.stderr.write(f"\r  {cell:<5} batch {done:>7,} / {total:,}   loss {loss:7.2f}   {eta:4.0f} s left ".ljust(72))
+        begun = started.setdefault(cell, since["time"])
+        if live:
+            eta = (total - done) * (now - begun) / max(done, 1)
+            sys.stderr.write(f"\r  {cell:<5} batch {done:>7,} / {total:,}   loss {loss / SEQ_LENGTH:.3f}   {eta:4.0f} s left ".ljust(72))
         if done == total:
-            sys.stderr.write(f"\r  {cell:<5} {total:,} batches in {now - begun:.0f} s".ljust(72) + "\n")
+            since["time"] = now
+            line = f"  {cell:<5} {total:,} batches in {now - begun:.1f} s, loss {loss / SEQ_LENGTH:.3f} per character"
+            sys.stderr.write(("\r" + line.ljust(72) if live else line) + "\n")
         sys.stderr.flush()
 
     return report
 
 
+def _shell_word(path: Path) -> str:
+    """`path` as it can be pasted into this system's shell (the default folder has a space on macOS)."""
+    if os.name == "nt":
+        return f'"{path}"' if " " in str(path) else str(path)
+    import shlex
+
+    return shlex.quote(str(path))
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class _StopRequested(Exception):
+    """Ctrl+C (or a kill) arrived; raised between batches, never in the middle of writing one."""
+
+
+def _train_until_stopped(out_dir: Path, args, report: ProgressCallback) -> list[Path]:
+    """train_demo, with Ctrl+C turned into a clean stop: a KeyboardInterrupt in the middle of writing
+    a block could leave the session half-written (see cli.cmd_train), so the signal only sets a flag
+    that the progress callback checks between batches (at most 100 batches later)."""
+    from .cli import _stop_signals
+
+    stop = {"signal": None, "cell": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    def progress(cell: str, done: int, total: int, loss: float) -> None:
+        stop["cell"] = cell
+        report(cell, done, total, loss)
+        if stop["signal"] is not None:
+            raise _StopRequested
+
+    old_handlers = {sig: signal.signal(sig, on_signal) for sig in _stop_signals()}
+    try:
+        return train_demo(out_dir, batches=args.batches, hidden=args.hidden, force=args.force, reuse=args.reuse,
+                          progress=progress)
+    except _StopRequested:
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # end the progress line
+        partial = Path(out_dir) / f"{SAMPLE}-{stop['cell']}.h5"
+        raise RnnbowError(
+            f"stopped: {partial} keeps the batches trained so far (a complete but shorter session); run the demo "
+            "again with --force to train all three from the start"
+        ) from None
+    finally:
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+
+
+def run(args, prog: str = PROG) -> int:
+    """The demo for parsed `args` (see add_arguments); raises RnnbowError for anything the user must fix.
+
+    What it is doing goes to stderr as it happens; the measured numbers go to stdout.
+    """
+    from .gui.app import has_display
+
+    window = not args.no_window
+    if window and not has_display():
+        window = False
+        _say(f"{prog}: no display found: not opening the window (the picture and the numbers show the comparison)")
+    out_dir = args.out_dir if args.out_dir is not None else default_out_dir()
+    if not out_dir.is_dir():
+        if not out_dir.parent.is_dir():
+            raise RnnbowError(f"{out_dir}: cannot create the folder: {out_dir.parent} does not exist")
+        try:
+            out_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise RnnbowError(f"{out_dir}: cannot create the folder ({exc.strerror or exc})") from None
+    from .gui.render import _check_out
+
+    # An explicit picture file is refused before minutes of training, not after; the default one is
+    # the demo's own output and is replaced.
+    picture = _check_out(args.render, args.force) if args.render is not None else out_dir / PICTURE_NAME
+    paths = _check_out_dir(out_dir, args.force, args.reuse)
+    to_train = [p for p in paths if not (args.reuse and p.exists())]
+    started = time.monotonic()
+    if to_train:
+        names = ", ".join(p.name for p in to_train)
+        _say(f"Training {names} on the '{SAMPLE}' sample in {out_dir}")
+        _say(f"  same settings for each: {args.batches:,} batches, hidden {args.hidden}, sequence length {SEQ_LENGTH}, "
+             f"seed {SEED}, a record every {RECORD_EVERY} batches")
+        paths = _train_until_stopped(out_dir, args, _progress_line(sys.stderr.isatty()))
+        _say(f"trained in {time.monotonic() - started:.0f} s")
+    else:
+        _say(f"Comparing the sessions already in {out_dir} (--reuse): {', '.join(p.name for p in paths)}")
+    _say("Measuring horizons, horizon profiles and recall over the end of training…")
+    table = format_table([measure(p) for p in paths])
+
+    # Drawn (and shown) on a batch where a marker 20 characters back must be recalled, that loss hovered.
+    batch, step = showcase(paths[0]) or (None, None)
+    if window:
+        from .gui.app import _application
+
+        _application()  # the window's application, before the picture makes a plain one
+    from .gui.compare_render import render_comparison
+
+    _say(f"Drawing the comparison to {picture}…")
+    render_comparison(paths, picture, force=True, profile_over="last", profile_statistic="median",
+                      batch=batch, hover_step=step)
+    where = f" (batch {batch:,}, loss t = {step} hovered in view 3)" if batch is not None else ""
+    print(f"wrote {picture}{where}")
+    print(f"sessions: {', '.join(str(p) for p in paths)}")
+    print(f"compare them again: rnnbow compare {' '.join(_shell_word(p) for p in paths)}")
+    print()
+    print(table, flush=True)  # last, so the numbers are what the terminal shows when it is done
+    if not window:
+        return 0
+    _say("Opening the comparison window (close it to finish)…")
+    return open_comparison(paths, batch=batch, hover_step=step)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        out_dir = args.out_dir if args.out_dir is not None else _default_out_dir()
-        if args.out_dir is None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        if args.render is not None:
-            from .gui.render import _check_out
-
-            _check_out(args.render, args.force)  # before minutes of training, not after
-        missing = [p for p in _check_out_dir(out_dir, args.force, args.reuse) if not p.exists()]
-        if not args.reuse or missing:
-            print(f"Training {', '.join(CELLS)} on the '{SAMPLE}' sample: {args.batches:,} batches each, hidden "
-                  f"{args.hidden}, sequence length {SEQ_LENGTH}, seed {SEED}, a record every {RECORD_EVERY} batches",
-                  file=sys.stderr)
-        started = time.monotonic()
-        paths = train_demo(out_dir, batches=args.batches, hidden=args.hidden, force=args.force, reuse=args.reuse,
-                           progress=_progress_line({}))
-        if not args.reuse or missing:
-            print(f"trained in {time.monotonic() - started:.0f} s -> {out_dir}", file=sys.stderr)
-        print(format_table([measure(p) for p in paths]))
-        if args.no_window and args.render is None:
-            return 0
-        # Shown on a batch where a marker 20 characters back must be recalled, that loss hovered.
-        batch, step = showcase(paths[0]) or (None, None)
-        if args.render is not None:
-            from .gui.compare_render import render_comparison
-
-            out = render_comparison(paths, args.render, force=args.force, profile_over="last",
-                                    profile_statistic="median", batch=batch, hover_step=step)
-            where = f" (batch {batch:,}, loss t = {step} hovered)" if batch is not None else ""
-            print(f"wrote {out}{where}")
-            return 0
-        return open_comparison(paths, batch=batch)
+        return run(args)
     except RnnbowError as exc:
         sys.stderr.write(f"{PROG}: {' '.join(str(exc).split())}\n")
         return 1

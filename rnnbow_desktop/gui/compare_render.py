@@ -10,6 +10,28 @@ from .render import _check_out, ensure_app
 MIN_COMPARE_SIZE = (960, 640)  # below this the columns' views and the plots' legends no longer fit
 
 
+def check_sessions(paths, hover_step: int | None = None) -> None:
+    """Raise RnnbowError naming the first of `paths` that cannot be compared (missing, not a session, no
+    records), or if there are fewer than two, or if `hover_step` is not a step of every session's batches.
+
+    A script gets the first problem as a one-line error, not the dialog the window would show.
+    """
+    from .compare_window import open_stores
+
+    paths = [Path(p) for p in paths]
+    if len(paths) < 2:
+        given = f"only {paths[0]} given" if paths else "none given"
+        raise RnnbowError(f"comparing needs at least two session files; {given}")
+    stores, problems = open_stores(paths)
+    n = min((store.config.seq_length for store in stores), default=0)
+    for store in stores:
+        store.close()
+    if problems:
+        raise RnnbowError(problems[0])
+    if hover_step is not None and not 0 <= hover_step < n:
+        raise RnnbowError(f"hover step {hover_step} is out of range: these sessions' batches have steps 0–{n - 1}")
+
+
 def render_comparison(paths, out, size=(1600, 1000), force: bool = False, profile_over: str = "whole",
                       profile_statistic: str = "mean", batch: int | None = None,
                       hover_step: int | None = None) -> Path:
@@ -23,7 +45,7 @@ def render_comparison(paths, out, size=(1600, 1000), force: bool = False, profil
     from PySide6.QtCore import QEvent, Qt
     from PySide6.QtWidgets import QApplication
 
-    from .compare_window import PROFILE_RANGES, PROFILE_STATISTICS, CompareWindow, open_stores
+    from .compare_window import PROFILE_RANGES, PROFILE_STATISTICS, CompareWindow
 
     out = _check_out(out, force)
     width, height = (int(v) for v in size)
@@ -38,17 +60,7 @@ def render_comparison(paths, out, size=(1600, 1000), force: bool = False, profil
             f"unknown profile statistic {profile_statistic!r}; choose {', '.join(k for k, _ in PROFILE_STATISTICS)}"
         )
     paths = [Path(p) for p in paths]
-    if len(paths) < 2:
-        raise RnnbowError(f"comparing needs at least two session files; {len(paths)} given")
-    # A script gets the first problem as an error, not a dialog nobody would see.
-    stores, problems = open_stores(paths)
-    n = min((store.config.seq_length for store in stores), default=0)
-    for store in stores:
-        store.close()
-    if problems:
-        raise RnnbowError(problems[0])
-    if hover_step is not None and not 0 <= hover_step < n:
-        raise RnnbowError(f"hover step {hover_step} is out of range: these sessions' batches have steps 0–{n - 1}")
+    check_sessions(paths, hover_step)
 
     app = ensure_app()
     window = CompareWindow(paths, profile_over=profile_over, profile_statistic=profile_statistic)

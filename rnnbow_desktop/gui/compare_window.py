@@ -812,6 +812,30 @@ class CompareWindow(QMainWindow):
         return QSize(1600, 1000)
 
 
+def run_compare_window(paths, profile_over: str = "whole", profile_statistic: str = "mean", batch: int | None = None,
+                       hover_step: int | None = None, size: tuple[int, int] | None = None) -> int:
+    """Show the comparison of `paths` as the application's window (`rnnbow compare`, `rnnbow demo`) until it is closed.
+
+    The caller has checked that there is a display. `batch` aligns every session on that training
+    batch; `hover_step` shows that loss step hovered (its horizon in every column's view 3).
+    """
+    from .app import _application, _report_unexpected_errors, _schedule_test_quit
+
+    app = _application()
+    window = CompareWindow(paths, profile_over=profile_over, profile_statistic=profile_statistic)
+    if size is not None:
+        window.resize(*size)
+    if batch is not None and window.link is not None:
+        window.link.select_batch(batch, user=False)
+    if hover_step is not None and window.link is not None:
+        window.sessions[0].selection.set_hovered_loss(hover_step)  # the link repeats it in the others
+    _report_unexpected_errors(window)
+    window.show()
+    failures = _schedule_test_quit(app, window)  # RNNBOW_QUIT_AFTER_MS / RNNBOW_SCREENSHOT, as for `rnnbow gui`
+    code = app.exec()
+    return 1 if failures else code
+
+
 def export_widget(widget: QWidget, path, title: str, description: str) -> Path:
     """Paint `widget` as it looks now into a PNG (exactly its pixel size) or an SVG, chosen by the suffix."""
     path = Path(path)

@@ -194,6 +194,7 @@ class TrainingStatus:
         self.records = QLabel()
         self.path = QLabel()
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cell: str | None = None  # the shown session's cell, named after its file
         for label in (self.state, self.batch, self.rate, self.loss, self.records):
             bar.addPermanentWidget(label)
         bar.addPermanentWidget(self.path, 1)
@@ -206,8 +207,9 @@ class TrainingStatus:
         self.rate.setText("" if rate is None else f"{rate:,.0f} chars/s")
         self.loss.setText("" if loss is None or not math.isfinite(loss) else f"smooth loss {loss:.2f}")
         self.records.setText("" if records is None else f"{records:,} records")
-        self.path.setText("" if path is None else str(path))
-        self.path.setToolTip("" if path is None else f"Session file: {path}")
+        named = "" if path is None else str(path) + (f" ({self.cell})" if self.cell else "")
+        self.path.setText(named)
+        self.path.setToolTip("" if path is None else f"Session file: {named}")
 
     def text(self) -> str:
         """All figures as one line (what tests and screen readers see)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self._history_smooth = 0.0
         self._history_samples = 0
         self._help: HelpDialog | None = None
+        self.compare_windows: list = []  # open "Compare sessions" windows, kept alive and closed with this one
         self._shut_down = False
         self._held = False  # the worker waits for this window to paint a frame
         self._store_is_live = False  # the shown store was trained in this window
@@ -143,7 +145,7 @@ class MainWindow(QMainWindow):
         # The training column runs the full height, so Start stays visible above the bottom panels.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.resizeDocks([self.train_dock], [380], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.loss_dock], [220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.loss_dock], [175], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -166,6 +168,8 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.open_action = self._action("&Open Session…", self.open_session_dialog, QKeySequence.StandardKey.Open)
+        self.compare_action = self._action("&Compare Sessions…", self.compare_sessions_dialog, None,
+                                           "Open two or more sessions side by side, e.g. the same corpus trained with rnn, lstm and gru")
         self.save_as_action = self._action("Save Session &As…", self.save_as, "Ctrl+Shift+S",
                                            "Copy the session file to a place of your choice")
         self.export_action = self._action("&Export Views…", self.export_views, "Ctrl+E", "Save the four views as PNG or SVG")
@@ -189,6 +193,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addAction(self.compare_action)
         file_menu.addSeparator()
         file_menu.addAction(self.save_as_action)
         file_menu.addAction(self.export_action)
@@ -219,6 +224,12 @@ class MainWindow(QMainWindow):
     def ask_open_path(self, caption: str, file_filter: str) -> Path | None:
         path, _ = QFileDialog.getOpenFileName(self, caption, self._last_dir(), file_filter)
         return Path(path) if path else None
+
+    def ask_open_paths(self, caption: str, file_filter: str) -> list[Path]:
+        """A dialog choosing several existing files (none if cancelled), starting in the current session's folder."""
+        folder = str(self.session_path.parent) if self.session_path is not None else self._last_dir()
+        paths, _ = QFileDialog.getOpenFileNames(self, caption, folder, file_filter)
+        return [Path(p) for p in paths]
 
     def ask_save_path(self, caption: str, suggested: Path, filters: dict[str, str]) -> Path | None:
         """A save dialog that appends the chosen filter's suffix and asks before replacing a file."""
@@ -417,6 +428,36 @@ class MainWindow(QMainWindow):
         if path is not None:
             self.open_session(path)
 
+    def compare_sessions_dialog(self) -> None:
+        """File › Compare Sessions…: choose two or more session files and open them side by side."""
+        paths = self.ask_open_paths("Choose two or more sessions to compare", f"{SESSION_FILTER};;All files (*)")
+        if not paths:
+            return
+        self.settings.setValue("paths/last_dir", str(paths[0].parent))
+        if len(paths) < 2:
+            self.show_error("Choose at least two sessions",
+                            f"Comparing needs two or more session files; only {paths[0].name} was chosen.\n\n"
+                            "Hold Ctrl (⌘ on a Mac) or Shift while clicking to choose several files.")
+            return
+        from PySide6.QtWidgets import QApplication
+
+        from .compare_window import CompareWindow
+
+        self.statusBar().showMessage(f"Opening {len(paths)} sessions to compare…")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            window = CompareWindow(paths)  # problems with single files are reported in its own dialogs
+        finally:
+            QApplication.restoreOverrideCursor()
+            self.statusBar().clearMessage()
+        # Referenced while open (nothing else holds it); closing deletes it and drops the reference.
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.compare_windows.append(window)
+        window.destroyed.connect(lambda *_: self.compare_windows.remove(window) if window in self.compare_windows else None)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+
     def open_session(self, path: Path) -> bool:
         """Show a saved (or still growing) session. Returns False, after telling the user, if it cannot."""
         path = Path(path)
@@ -438,6 +479,12 @@ class MainWindow(QMainWindow):
             self._load_history(store)
         except RnnbowError as exc:  # the records are shown; only the loss curve or samples are missing
             self.show_error("Part of the session cannot be read", str(exc))
+        # What the reader worked around (a killed writer, half-written rows), as `rnnbow info` says it.
+        notes = store.session.notes if store.session is not None else []
+        if notes:
+            self.statusBar().showMessage(f"{path.name}: " + "; ".join(notes))
+        else:
+            self.statusBar().clearMessage()
         self._update_status()
         self._add_recent(path)
         self.poll_timer.start()
@@ -596,6 +643,7 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         state = self.panel.state
         snap = self.last_snapshot
+        self.status.cell = self.store.config.cell if self.store is not None else None
         if self.worker is not None:
             label = {RUNNING: "Training", PAUSED: "Paused" if snap is not None and snap.paused else "Pausing…",
                      STOPPING: "Stopping…"}.get(state, "")
@@ -696,10 +744,23 @@ class MainWindow(QMainWindow):
         values = self.settings.value("recent_sessions", [], type=list) or []
         return [Path(v) for v in values if v]
 
+    def _recent_cells(self) -> dict[str, str]:
+        """The cell of each recent session, as it was when added: the menu names it without opening the file."""
+        try:
+            cells = json.loads(self.settings.value("recent_cells", "{}", type=str) or "{}")
+        except ValueError:
+            return {}
+        return cells if isinstance(cells, dict) else {}
+
     def _add_recent(self, path: Path) -> None:
         path = Path(path).resolve()
-        recent = [p for p in self.recent_sessions() if p != path]
-        self.settings.setValue("recent_sessions", [str(p) for p in [path, *recent][:MAX_RECENT]])
+        recent = [path, *(p for p in self.recent_sessions() if p != path)][:MAX_RECENT]
+        self.settings.setValue("recent_sessions", [str(p) for p in recent])
+        # Every caller adds the session this window shows now (or a copy of it).
+        cells = self._recent_cells()
+        if self.store is not None:
+            cells[str(path)] = self.store.config.cell
+        self.settings.setValue("recent_cells", json.dumps({str(p): cells[str(p)] for p in recent if str(p) in cells}))
 
     def _fill_recent_menu(self) -> None:
         menu = self.recent_menu
@@ -708,8 +769,10 @@ class MainWindow(QMainWindow):
         if not existing:
             menu.addAction("No recent sessions").setEnabled(False)
             return
+        cells = self._recent_cells()
         for number, path in enumerate(existing, 1):
-            action = menu.addAction(f"&{number % 10} {path.name}")
+            cell = cells.get(str(path))
+            action = menu.addAction(f"&{number % 10} {path.name}" + (f" ({cell})" if isinstance(cell, str) else ""))
             action.setToolTip(str(path))
             action.setStatusTip(str(path))
             action.triggered.connect(lambda _checked=False, p=path: self.open_session(p))
@@ -805,6 +868,8 @@ class MainWindow(QMainWindow):
         self.store = None
         if self._help is not None:
             self._help.close()
+        for window in list(self.compare_windows):
+            window.close()
 
     def closeEvent(self, event) -> None:
         self.hide()  # feels instant even while the last batch finishes

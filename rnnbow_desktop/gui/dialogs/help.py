@@ -52,6 +52,14 @@ the newest batch selected.</p>
 the other way count as negative and are drawn below the line, and the pieces of a bar add up exactly
 to the bar's total.</p>
 
+<h3>Comparing sessions</h3>
+<p><b>File › Compare Sessions…</b> opens two or more sessions side by side, for example the same corpus
+trained with the rnn, lstm and gru cells (the command <tt>rnnbow demo</tt> trains exactly these). They are
+aligned by training batch: hovering or clicking a batch in any of them shows that batch in all of them.
+Above them, <b>(a)</b> the horizon profile: how much of a prediction's gradient reaches 1, 2, 3… steps
+back, relative to its own step; a flatter curve reaches further into the past. <b>(b)</b> the effective
+horizon of each session over its training.</p>
+
 <h3>Keys</h3>
 <table cellspacing="4">
 <tr><td>← / →</td><td>previous / next recorded batch</td></tr>

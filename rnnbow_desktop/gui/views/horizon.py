@@ -40,6 +40,8 @@ class HorizonView(QWidget):
         self.plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
         self.plot.setLabel("bottom", "step j (earlier steps to the left)")
         self.plot.getAxis("bottom").setTickSpacing(5, 1)
+        palette.fit_axis_label_on_resize(self.plot)
+        palette.room_for_top_tick(self.plot)
         self.bars = pg.BarGraphItem(x=[], y0=[], height=[], width=BAR_WIDTH, pen=None, brush=palette.HIGHLIGHT)
         self.plot.addItem(self.bars)
         self.hint = pg.TextItem(HINT, color=palette.MUTED, anchor=(0.5, 0.5))
@@ -125,6 +127,7 @@ class HorizonView(QWidget):
         self.plot.getAxis("left").setLogMode(False, log)
         what = "‖G[t, j]‖" if self.selection.mode == "magnitude" else "contribution of loss t"
         self.plot.setLabel("left", what + (" (log)" if log else ""))
+        palette.fit_axis_label(self.plot)
         if self.values is None or t is None or not 0 <= t < len(self.values):
             self.bars.setOpts(x=[], y0=[], height=[])
             self.hint.show()

@@ -56,6 +56,8 @@ class OverviewView(QWidget):
         # Short axis names: the strips are low, and long vertical labels of neighbours collide.
         self.plot.setLabel("left", "max grad.")
         self.horizon_plot.setLabel("left", "horizon")
+        for plot in (self.plot, self.horizon_plot):
+            palette.fit_axis_label_on_resize(plot)  # the header names both series when these do not fit
         self.graphics.setMinimumHeight(150)
         self.horizon_plot.setLabel("bottom", "batch")
 

@@ -57,6 +57,28 @@ def set_y_range(plot: pg.PlotItem, low: float, high: float) -> None:
         plot.vb.updateMatrix()
 
 
+def room_for_top_tick(plot: pg.PlotItem) -> None:
+    """Leave half a line above the plot: y ranges are fitted tightly, and a tick label centred on the
+    top edge would otherwise be cut in half by the widget's border."""
+    plot.layout.setContentsMargins(1, 7, 1, 1)
+
+
+def fit_axis_label(plot: pg.PlotItem, side: str = "left") -> None:
+    """Show a vertical axis's name only while the plot is tall enough for it: a name longer than the
+    axis is clipped, or runs into the name of the plot above (the overview's strips, a low window)."""
+    axis = plot.getAxis(side)
+    if not axis.labelText:
+        return
+    fits = axis.label.boundingRect().width() <= plot.vb.height() + 2
+    if axis.label.isVisible() != fits:
+        axis.showLabel(fits)
+
+
+def fit_axis_label_on_resize(plot: pg.PlotItem, side: str = "left") -> None:
+    """Keep `fit_axis_label` true as the plot is resized (call fit_axis_label again after setLabel)."""
+    plot.vb.sigResized.connect(lambda *_: fit_axis_label(plot, side))
+
+
 def light_palette(widget) -> None:
     """Give a widget the views' light theme regardless of the desktop's theme (exports look alike)."""
     palette = widget.palette()

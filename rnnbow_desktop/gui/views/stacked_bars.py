@@ -130,6 +130,8 @@ class StackedBarsView(QWidget):
         self.plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
         self.plot.setLabel("bottom", "step j")
         self.plot.getAxis("bottom").setTickSpacing(5, 1)
+        palette.fit_axis_label_on_resize(self.plot)
+        palette.room_for_top_tick(self.plot)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -211,9 +213,9 @@ class StackedBarsView(QWidget):
         )
         self.remainder_item.setVisible(k < n)
         self.zero_line.setVisible(self.selection.mode == "contribution")
-        self.plot.setLabel(
-            "left", "gradient magnitude ‖G[t, j]‖" if self.selection.mode == "magnitude" else "contribution to ‖Σₜ G[t, j]‖"
-        )
+        # Short names: in a low window the bars are ~120 px tall, and a longer name is clipped.
+        self.plot.setLabel("left", "‖G[t, j]‖" if self.selection.mode == "magnitude" else "contribution")
+        palette.fit_axis_label(self.plot)
         self.legend.setText(legend_html(k, n))
         self._set_header()
         self._fit_y()
