@@ -3,6 +3,9 @@
 
     python3 scripts/dev.py run     # create/reuse .venv, install, open the window on the default corpus
     python3 scripts/dev.py test    # create/reuse .venv, install with test extras, run the whole suite
+    python3 scripts/dev.py freeze  # create/reuse .venv, install with the freeze extra (PyInstaller),
+                                   # build the standalone app into dist/rnnbow and smoke-test it
+                                   # (scripts/build_frozen.py; about half a minute, CI runs it too)
 
 Standard library only, so it runs on a fresh machine with nothing but Python >= 3.10. On Linux it
 checks the system libraries Qt loads and prints the exact `apt-get install` line for any that is
@@ -154,14 +157,21 @@ def cmd_test(args) -> int:
     return subprocess.call([str(PY), "-m", "pytest", *args.rest], cwd=ROOT, env=env)
 
 
+def cmd_freeze(args) -> int:
+    ensure_venv()
+    ensure_installed("freeze")
+    ensure_qt_libraries("offscreen", args.install_system_deps)  # the smoke test opens the window
+    return subprocess.call([str(PY), str(ROOT / "scripts" / "build_frozen.py"), *args.rest], cwd=ROOT)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("run", "test"))
+    parser.add_argument("command", choices=("run", "test", "freeze"))
     parser.add_argument("--install-system-deps", action="store_true",
                         help="as root on Debian/Ubuntu, apt-get install missing Qt libraries instead of only naming them")
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help="passed on to rnnbow gui / pytest")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="passed on to rnnbow gui / pytest / build_frozen.py")
     args = parser.parse_args()
-    return cmd_run(args) if args.command == "run" else cmd_test(args)
+    return {"run": cmd_run, "test": cmd_test, "freeze": cmd_freeze}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Entry point of the frozen app: `rnnbow-gui` (no console) opens the window, `rnnbow` is the full CLI."""
 
+import multiprocessing
 import os
 import sys
 
@@ -7,6 +8,12 @@ if sys.stdout is None:  # windowed builds have no console streams
     sys.stdout = open(os.devnull, "w")
 if sys.stderr is None:
     sys.stderr = open(os.devnull, "w")
+
+# The session reader's pre-flight check runs in a child process, which a frozen app can only start
+# through multiprocessing: such a child is this same executable, and freeze_support() runs its task
+# and exits here instead of starting the app again. Only the stream guards above come first, since
+# the child of a windowed build has no console streams either.
+multiprocessing.freeze_support()
 
 from rnnbow_desktop.cli import main  # noqa: E402
 

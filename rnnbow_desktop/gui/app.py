@@ -10,6 +10,12 @@ APP_ORGANIZATION = "rnnbow"
 APP_NAME = "RNNbow Desktop"
 SETTINGS_DIR_VAR = "RNNBOW_SETTINGS_DIR"
 NO_DISPLAY_MESSAGE = "rnnbow: no display found; to train without a window use: rnnbow train CORPUS --out SESSION.h5"
+# Testing hooks (the smoke test of the frozen app, tests/gui/test_app_subprocess.py, scripts/):
+# RNNBOW_QUIT_AFTER_MS=N closes the window N ms after it was shown and the command line applied,
+# exactly as the user closing it would (training stops, the session is completed, settings saved);
+# RNNBOW_SCREENSHOT=FILE.png saves what the window shows just before that, proving it really drew.
+QUIT_AFTER_VAR = "RNNBOW_QUIT_AFTER_MS"
+SCREENSHOT_VAR = "RNNBOW_SCREENSHOT"
 
 
 def open_settings():
@@ -86,7 +92,36 @@ def run_app(session: Path | None = None, corpus: str | None = None, start: bool 
         return 1
     # After show(), so that an error dialog has a visible parent to sit on.
     window.apply_command_line(session=session, corpus=corpus, start=start, out=out)
-    return app.exec()
+    failures = _schedule_test_quit(app, window)
+    code = app.exec()
+    return 1 if failures else code
+
+
+def _schedule_test_quit(app, window) -> list[str]:
+    """Honour RNNBOW_QUIT_AFTER_MS / RNNBOW_SCREENSHOT; returns a list that collects any failure."""
+    failures: list[str] = []
+    text = os.environ.get(QUIT_AFTER_VAR, "").strip()
+    if not text:
+        return failures
+    try:
+        delay = int(text)
+    except ValueError:
+        print(f"rnnbow: ignoring {QUIT_AFTER_VAR}={text!r} (not a whole number of milliseconds)", file=sys.stderr)
+        return failures
+    screenshot = os.environ.get(SCREENSHOT_VAR, "").strip()
+
+    def quit_now():
+        if screenshot:
+            if not window.grab().save(screenshot):
+                failures.append(screenshot)
+                print(f"rnnbow: could not write the screenshot {screenshot}", file=sys.stderr)
+        window.close()  # the user's way out: stops training and completes the session
+        app.quit()  # also when a dialog is still open
+
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(max(0, delay), quit_now)
+    return failures
 
 
 def main(argv=None) -> int:
@@ -98,7 +133,11 @@ def main(argv=None) -> int:
         sys.stdout = open(os.devnull, "w")
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")
-    args = build_parser().parse_args(["gui", *(sys.argv[1:] if argv is None else argv)])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv[:1] == ["--version"]:
+        parser.parse_args(argv)  # prints the version and exits, like `rnnbow --version`
+    args = parser.parse_args(["gui", *argv])
     return run_app(session=args.session, corpus=args.corpus, start=args.start, out=args.out)
 
 

@@ -127,3 +127,31 @@ def test_a_bug_in_a_slot_is_shown_not_just_printed(env):
     code, facts, errors = drive(env, 1200, boom=500)
     assert code == 0 and facts["VISIBLE"] == "True"
     assert len(errors) == 1 and errors[0].startswith("Unexpected error |") and "a bug in a slot" in errors[0]
+
+
+def test_quit_after_ms_and_screenshot_hooks(env, session_path, tmp_path):
+    """The smoke-test hooks: the real `rnnbow gui SESSION` draws its window, saves it, and quits by itself."""
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    picture = tmp_path / "window.png"
+    env.update(RNNBOW_QUIT_AFTER_MS="1500", RNNBOW_SCREENSHOT=str(picture))
+    proc = subprocess.run([sys.executable, "-m", "rnnbow_desktop", "gui", str(session_path)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    image = QImage(str(picture))
+    assert not image.isNull()
+    assert image.width() >= 1000 and image.height() >= 600  # the whole window, not a single widget
+    image = image.convertToFormat(QImage.Format.Format_RGB32)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine() // 4, 4)
+    colors = np.unique(pixels[::4, ::4, :3].reshape(-1, 3), axis=0)
+    assert len(colors) > 50  # drawn views, text and bars: far from a blank or single-colour window
+
+
+def test_gui_launcher_prints_the_version(env):
+    from rnnbow_desktop import __version__
+
+    code = "import sys; from rnnbow_desktop.gui.app import main; sys.exit(main(['--version']))"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"rnnbow {__version__}"
