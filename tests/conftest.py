@@ -1,4 +1,5 @@
-"""Fixtures shared by the core tests: a child process for which file permissions hold, even under root."""
+"""Fixtures shared by all tests: a child process for which file permissions hold, even under root; three
+tiny sessions of one corpus, one per cell."""
 
 from __future__ import annotations
 
@@ -54,3 +55,27 @@ def permissions_apply(tmp_path):
     if "PermissionError" not in done.stderr:
         pytest.skip("running as root, and a child without CAP_DAC_OVERRIDE still read a mode-000 file")
     return preexec
+
+
+CELLS = ("rnn", "lstm", "gru")
+TINY_TEXT = "if (x) { y = x->next; }\n\telse { y = 0; return buf[n]; }\n" * 30
+
+
+@pytest.fixture(scope="session")
+def cell_sessions(tmp_path_factory):
+    """tiny-rnn.h5, tiny-lstm.h5, tiny-gru.h5: the same small corpus, 30 batches each, by the real trainer."""
+    from rnnbow_desktop.core.corpus import Corpus
+    from rnnbow_desktop.core.training import TrainConfig
+    from rnnbow_desktop.training_run import TrainingRun
+
+    folder = tmp_path_factory.mktemp("cell-sessions")
+    paths = []
+    for cell in CELLS:
+        config = TrainConfig(cell=cell, hidden_size=8, seq_length=10, record_every=2, checkpoint_every=0,
+                             sample_every=0, seed=1)
+        path = folder / f"tiny-{cell}.h5"
+        with TrainingRun(Corpus("tiny", TINY_TEXT), config, path) as run:
+            for _ in range(30):
+                run.step()
+        paths.append(path)
+    return paths

@@ -9,12 +9,8 @@ import sys
 
 import pytest
 
-from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig
 from rnnbow_desktop.storage.session import Session
-from rnnbow_desktop.training_run import TrainingRun
 
-TEXT = "if (x) { y = x->next; }\n\telse { y = 0; return buf[n]; }\n" * 30
 CELLS = ("rnn", "lstm", "gru")
 
 
@@ -44,21 +40,10 @@ def assert_one_line_error(result, *words):
         assert word in lines[0]
 
 
-@pytest.fixture(scope="module")
-def sessions(tmp_path_factory):
-    """The same small corpus trained with each cell by the real trainer."""
-    folder = tmp_path_factory.mktemp("cli-compare")
-    corpus = Corpus("tiny", TEXT)
-    paths = []
-    for cell in CELLS:
-        config = TrainConfig(cell=cell, hidden_size=8, seq_length=10, record_every=2, checkpoint_every=0,
-                             sample_every=0, seed=1)
-        path = folder / f"tiny-{cell}.h5"
-        with TrainingRun(corpus, config, path) as run:
-            for _ in range(30):
-                run.step()
-        paths.append(path)
-    return paths
+@pytest.fixture
+def sessions(cell_sessions):
+    """The same small corpus trained with each cell by the real trainer (tests/conftest.py)."""
+    return cell_sessions
 
 
 # -- rnnbow compare ------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig, Trainer, batch_gradients
+from rnnbow_desktop.core.training import TrainConfig, batch_gradients
 from rnnbow_desktop.core.cells import RNNCell
 from rnnbow_desktop.errors import SessionWriteError
 from rnnbow_desktop.storage.record_store import RecordStore

@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         self.frame_timer.setInterval(FRAME_MS)
         self.frame_timer.timeout.connect(self._draw_frame)
         self.frame_timer.start()
+        self._writer_stopped = False  # the open unfinished file's writer is gone (its reader said so)
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(POLL_MS)
         self.poll_timer.timeout.connect(self._poll_file)
@@ -475,12 +476,15 @@ class MainWindow(QMainWindow):
             return False
         self._set_store(store, path)
         self._store_is_live = False
+        # The Train panel shows the open session's settings, so Start trains the same set-up again.
+        self.panel.set_config(store.config)
         try:
             self._load_history(store)
         except RnnbowError as exc:  # the records are shown; only the loss curve or samples are missing
             self.show_error("Part of the session cannot be read", str(exc))
         # What the reader worked around (a killed writer, half-written rows), as `rnnbow info` says it.
         notes = store.session.notes if store.session is not None else []
+        self._writer_stopped = any("stopped without closing" in note for note in notes)
         if notes:
             self.statusBar().showMessage(f"{path.name}: " + "; ".join(notes))
         else:
@@ -525,6 +529,7 @@ class MainWindow(QMainWindow):
             grew = store.refresh()
             if grew or store.session.batches_trained > self._history_batches:
                 self._read_new_history(store.session)
+                self._writer_stopped = False
                 self._dirty = True
         except RnnbowError as exc:
             self.poll_timer.stop()
@@ -662,8 +667,13 @@ class MainWindow(QMainWindow):
                              len(self.store), self.session_path)
             return
         session = self.store.session
-        complete = session is not None and session.info.complete
-        self.status.show("Saved session" if complete else "Growing session", self._history_batches,
+        if session is not None and session.info.complete:
+            label = "Saved session"
+        elif self._writer_stopped:  # killed, crashed or out of space: it will not grow
+            label = "Unfinished session"
+        else:
+            label = "Growing session"
+        self.status.show(label, self._history_batches,
                          None, self._history_smooth if self._history_batches else None, len(self.store),
                          self.session_path)
 

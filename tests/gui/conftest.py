@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import random
+import warnings
 
 import pytest
 from PySide6.QtCore import QEvent, QThread, QThreadPool
@@ -33,6 +34,20 @@ def synthetic_text(length: int = 6000, seed: int = 0) -> str:
         body = " ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))
         lines.append(("\t" if rng.random() < 0.5 else "") + body + rng.choice([";", " {", " }", ";"]))
     return "\n".join(lines)
+
+
+@pytest.fixture(autouse=True)
+def sandboxed_settings(no_leaked_windows_or_threads, tmp_path, monkeypatch):
+    """Every GUI test: never read or write the user's settings or sessions folder.
+
+    It asks for the leak guard so the guard is set up before it (and before `monkeypatch`) and torn
+    down after: a monkeypatched method of a window keeps the window alive until monkeypatch undoes it.
+    """
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    monkeypatch.setenv("RNNBOW_SETTINGS_DIR", str(settings))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return settings
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +104,11 @@ def _new_windows(before: set[int]) -> list:
 
 
 def _running_threads() -> list[QThread]:
-    return [obj for obj in gc.get_objects() if isinstance(obj, QThread) and Shiboken.isValid(obj) and obj.isRunning()]
+    # isinstance() on every live object can trip deprecation warnings of other libraries' proxies
+    # (PyTorch's torch.distributed.reduce_op, when torch is installed): not this test's business.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [obj for obj in gc.get_objects() if isinstance(obj, QThread) and Shiboken.isValid(obj) and obj.isRunning()]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig
 from rnnbow_desktop.gui import mainwindow
 from rnnbow_desktop.gui.compare_window import CompareWindow
 from rnnbow_desktop.gui.mainwindow import MainWindow
-from rnnbow_desktop.training_run import TrainingRun
 
-TEXT = "if (x) { y = x->next; }\n\telse { y = 0; return buf[n]; }\n" * 30
 CELLS = ("rnn", "lstm", "gru")
 LABELS = [f"tiny-{cell}.h5 ({cell})" for cell in CELLS]
 
 
 @pytest.fixture(scope="module")
-def paths(tmp_path_factory):
-    """Three real sessions of the same corpus, one per cell, trained with the real trainer."""
-    folder = tmp_path_factory.mktemp("compare-action")
-    corpus = Corpus("tiny", TEXT)
-    out = []
-    for cell in CELLS:
-        config = TrainConfig(cell=cell, hidden_size=8, seq_length=10, record_every=2, checkpoint_every=0,
-                             sample_every=0, seed=1)
-        path = folder / f"tiny-{cell}.h5"
-        with TrainingRun(corpus, config, path) as run:
-            for _ in range(30):
-                run.step()
-        out.append(path)
-    return out
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path, monkeypatch):
-    """Never read or write the user's settings or sessions folder."""
-    monkeypatch.setenv("RNNBOW_SETTINGS_DIR", str(tmp_path))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+def paths(cell_sessions):
+    """Three real sessions of the same corpus, one per cell (tests/conftest.py)."""
+    return cell_sessions
 
 
 @pytest.fixture

@@ -25,16 +25,6 @@ from rnnbow_desktop.storage.session import Session
 TINY = TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0, seed=2)  # the form's fields only
 
 
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path, monkeypatch):
-    """Never read or write the user's settings or sessions folder."""
-    settings = tmp_path / "settings"
-    settings.mkdir()
-    monkeypatch.setenv("RNNBOW_SETTINGS_DIR", str(settings))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    return settings
-
-
 def make_window(qtbot) -> MainWindow:
     window = MainWindow()
     # The hook every error goes through: recorded here instead of opening a message box.
@@ -215,6 +205,11 @@ def test_open_saved_session_shows_its_records(window, qtbot, session_path):
     assert len(window.loss_curve) == 60
     status = window.status.text()
     assert "Saved session" in status and "batch 60" in status and "smooth loss" in status and "60 records" in status
+    # The Train panel now holds the session's own settings (not the defaults), ready to train it again.
+    assert window.panel.config().hidden_size == 16 and window.panel.config().seq_length == 12
+    assert window.panel.config().to_dict() == {**window.panel.config().to_dict(),
+                                                **{k: getattr(window.store.config, k) for k in
+                                                   ("cell", "hidden_size", "seq_length", "record_every", "seed")}}
     assert not window.errors
 
 
@@ -391,14 +386,14 @@ def test_picker_reports_an_unusable_file(window, qtbot, tmp_path):
 # -- settings, help, about -------------------------------------------------------------------------------
 
 
-def test_settings_persist_in_the_test_folder(qtbot, isolated_settings, session_path):
+def test_settings_persist_in_the_test_folder(qtbot, sandboxed_settings, session_path):
     first = make_window(qtbot)
     first.open_session(session_path)
     first.panel.set_config(TrainConfig(hidden_size=33, seq_length=17, learning_rate=0.05, seed=9))
     first.picker.select_spec("brackets")
     first.loss_dock.hide()
     first.close()
-    assert (isolated_settings / "rnnbow-desktop.ini").exists()
+    assert (sandboxed_settings / "rnnbow-desktop.ini").exists()
 
     second = make_window(qtbot)
     second.apply_command_line()
@@ -411,7 +406,7 @@ def test_settings_persist_in_the_test_folder(qtbot, isolated_settings, session_p
     assert second.recent_sessions()[0] == session_path.resolve()
     second._fill_recent_menu()
     assert f"{session_path.name} (rnn)" in [a.text().split(" ", 1)[-1] for a in second.recent_menu.actions()]
-    assert open_settings().fileName().startswith(str(isolated_settings))
+    assert open_settings().fileName().startswith(str(sandboxed_settings))
 
 
 def test_help_and_about(window, qtbot):

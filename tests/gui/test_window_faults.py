@@ -31,16 +31,6 @@ from rnnbow_desktop.storage.session import Session
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path, monkeypatch):
-    """Never read or write the user's settings or sessions folder."""
-    settings = tmp_path / "settings"
-    settings.mkdir()
-    monkeypatch.setenv("RNNBOW_SETTINGS_DIR", str(settings))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    return settings
-
-
 @pytest.fixture
 def window(qtbot):
     window = MainWindow()
@@ -440,3 +430,4 @@ def test_the_app_killed_while_training_leaves_a_file_the_window_opens(window, qt
     # The window says what the reader worked around, as `rnnbow info` does.
     message = window.statusBar().currentMessage()
     assert message.startswith("killed.h5: the training that wrote this file stopped without closing it")
+    assert "Unfinished session" in window.status.text() and "Growing" not in window.status.text()
