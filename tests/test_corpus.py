@@ -7,7 +7,7 @@ import sysconfig
 import numpy as np
 import pytest
 
-from rnnbow_desktop.core.corpus import Corpus, load_corpus
+from rnnbow_desktop.core.corpus import Corpus, builtin_unavailable, load_corpus
 from rnnbow_desktop.errors import CorpusError
 
 
@@ -40,6 +40,17 @@ def test_builtin_corpora_come_from_the_running_python():
     assert "#include" in headers.text and len(headers.text) > 100_000
     stdlib = load_corpus("python-stdlib")
     assert "def " in stdlib.text and 1_000_000 < len(stdlib.text) < 5_000_000
+
+
+def test_builtin_corpora_missing_from_this_python_are_reported_not_read(tmp_path, monkeypatch):
+    # As in the standalone app: the interpreter's include and stdlib folders hold no sources.
+    assert builtin_unavailable("python-c-headers") is None and builtin_unavailable("python-stdlib") is None
+    empty = {"include": str(tmp_path / "include"), "stdlib": str(tmp_path)}
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: empty)
+    assert builtin_unavailable("python-c-headers") == f"not available here: this Python has no C header files in {tmp_path / 'include'}"
+    assert "no standard-library sources" in builtin_unavailable("python-stdlib")
+    with pytest.raises(CorpusError, match="no source files found"):
+        load_corpus("python-stdlib")
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,22 @@ def _read_folder(folder: Path, keep=lambda path: True, limit: int | None = None)
     return "".join(parts), tuple(skipped)
 
 
+def builtin_unavailable(name: str) -> str | None:
+    """Why the built-in corpus `name` cannot be read here (None if it can), without reading it.
+
+    A standalone (frozen) app carries no header files or standard-library sources, for example.
+    """
+    paths = sysconfig.get_paths()
+    folder, pattern = (Path(paths["include"]), "*.h") if name == "python-c-headers" else (Path(paths["stdlib"]), "*.py")
+    try:
+        if next(folder.glob(pattern), None) is not None:
+            return None
+    except OSError:
+        pass
+    what = "C header files" if name == "python-c-headers" else "standard-library sources"
+    return f"not available here: this Python has no {what} in {folder}"
+
+
 def _builtin(name: str) -> Corpus:
     paths = sysconfig.get_paths()
     if name == "python-c-headers":

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from ..core.corpus import BUILTIN_CORPORA, Corpus, load_corpus
+from ..core.corpus import BUILTIN_CORPORA, Corpus, builtin_unavailable, load_corpus
 from ..core.samples import DEFAULT_SAMPLE, SAMPLES
 from ..errors import RnnbowError
 from .live_panels import monospace_font
@@ -70,7 +70,13 @@ class CorpusPicker(QWidget):
             self._add_item(self._samples_group, info.title, name, info.description)
         self._builtin_group = self._group("Real code from this Python")
         for name, description in BUILTIN_CORPORA.items():
-            self._add_item(self._builtin_group, BUILTIN_TITLES.get(name, name), name, description)
+            title = BUILTIN_TITLES.get(name, name)
+            why_not = builtin_unavailable(name)
+            if why_not is None:
+                self._add_item(self._builtin_group, title, name, description)
+            else:  # e.g. the standalone app: listed, greyed out, with the reason
+                item = self._add_item(self._builtin_group, f"{title} (not available)", name, f"{description}: {why_not}")
+                item.setFlags(Qt.ItemFlag.NoItemFlags)
         self._files_group = self._group("Your files")
         self._files_group.setHidden(True)
         self.tree.expandAll()

@@ -18,6 +18,7 @@ from rnnbow_desktop.core.corpus import BUILTIN_CORPORA
 from rnnbow_desktop.core.samples import SAMPLES
 from rnnbow_desktop.core.training import TrainConfig
 from rnnbow_desktop.gui.app import open_settings
+from rnnbow_desktop.gui.corpus_picker import CorpusPicker
 from rnnbow_desktop.gui.live_panels import LossCurve, SamplesPanel, smooth_loss_series
 from rnnbow_desktop.gui.mainwindow import MainWindow
 from rnnbow_desktop.storage.session import Session
@@ -357,6 +358,21 @@ def test_picker_lists_samples_builtins_and_shows_facts(window, qtbot, tmp_path):
     facts = picker.facts.text()
     assert "1.2 kB" in facts and "1,200 characters" in facts and "vocabulary of 9 characters" in facts
     assert picker.preview.toPlainText().startswith("hello world")
+
+
+def test_picker_greys_out_builtin_corpora_this_python_lacks(qtbot, tmp_path, monkeypatch):
+    import sysconfig
+
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {"include": str(tmp_path), "stdlib": str(tmp_path)})
+    picker = CorpusPicker()
+    qtbot.addWidget(picker)
+    group = picker.tree.topLevelItem(1)
+    items = [group.child(i) for i in range(group.childCount())]
+    assert [item.text(0) for item in items] == ["C headers of this Python (not available)",
+                                                "Python standard library (not available)"]
+    assert all(not (item.flags() & Qt.ItemFlag.ItemIsSelectable) for item in items)
+    assert "no C header files" in items[0].toolTip(0)
+    picker.shutdown()
 
 
 def test_picker_loads_the_stdlib_without_freezing(window, qtbot):
