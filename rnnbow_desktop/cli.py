@@ -343,6 +343,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`rnnbow info s.h5 | head`): nothing left to say, and nothing to say it to.
+        # Python's own flush at exit would fail again, so point stdout at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell tool killed by it would report
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The `rnnbow` command, run as a user runs it: in a subprocess, checking exit codes and messages."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -93,6 +94,18 @@ def test_bad_corpora(tmp_path, corpus, message):
 def test_output_folder_must_exist(tmp_path, corpus_file):
     out = rnnbow("train", corpus_file, "--out", tmp_path / "no" / "such" / "s.h5")
     assert out.returncode == 1 and "does not exist" in out.stderr
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path, corpus_file):
+    # `rnnbow info s.h5 | head -1` on a big session: head exits before info writes.
+    session = tmp_path / "s.h5"
+    assert rnnbow("train", corpus_file, "--batches", 5, "--hidden", 8, "--seq-len", 8, "--out", session).returncode == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read
+    with open(write_end, "wb") as stdout:
+        done = subprocess.run([sys.executable, "-m", "rnnbow_desktop", "info", str(session)], stdout=stdout,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 141 and done.stderr == ""
 
 
 def test_info_on_a_non_session(tmp_path):

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core.cells import make_cell
 from ..core.training import BatchRecord, TrainConfig
+from ..errors import RnnbowError
 from .session import Session
 
 
@@ -71,6 +72,7 @@ class RecordStore:
         self._max_gradient = _Column(np.float32)
         self._horizon = _Column(np.int32)
         self._cache: OrderedDict[int, BatchRecord] = OrderedDict()
+        self.last_error: str | None = None  # why the last get() found nothing
         if session is not None:
             self._load_columns(0)
 
@@ -135,9 +137,25 @@ class RecordStore:
             return cached
         if self.session is None:
             raise KeyError(f"record {index} is no longer in memory")
+        if index >= self.session.n_records:
+            self.session.refresh()  # a file being written: the record has been flushed since
         record = self.session.record(index)
         self._remember(index, record)
         return record
+
+    def get(self, index: int | None) -> BatchRecord | None:
+        """`record(index)`, or None where there is none or it cannot be read (the reason in `last_error`).
+
+        For the views: a record they cannot show is drawn as empty, never raised into Qt's event loop.
+        """
+        if index is None or not 0 <= index < len(self):
+            return None
+        try:
+            return self.record(index)
+        except (KeyError, IndexError, RnnbowError, OSError) as exc:
+            reason = exc.args[0] if exc.args else type(exc).__name__
+            self.last_error = f"record {index} cannot be read: {reason}"
+            return None
 
     def _remember(self, index: int, record: BatchRecord) -> None:
         self._cache[index] = record

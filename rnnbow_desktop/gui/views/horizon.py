@@ -96,14 +96,14 @@ class HorizonView(QWidget):
 
     def refresh(self, *_) -> None:
         index = self.selection.shown
-        if self.store is None or index is None or index >= len(self.store):
+        record = None if self.store is None else self.store.get(index)
+        if record is None:
             self.record, self.values = None, None
             self.truncation_curve.setData([], [])
             self.epsilon_line.hide()
             self.horizon_line.hide()
             self._draw_horizon()
             return
-        record = self.store.record(index)
         self.record = record
         self.values, _ = gradient_matrix(record, self.selection.mode, self.selection.gate, self.store.gate_names)
         n = len(record.loss)

@@ -118,11 +118,11 @@ class LabelsView(QWidget):
 
     def refresh(self, *_) -> None:
         index = self.selection.shown
-        if self.store is None or index is None or index >= len(self.store):
+        record = None if self.store is None else self.store.get(index)
+        if record is None:
             self.record = None
             self.characters.set_cells([], [])
             return
-        record = self.store.record(index)
         self.record = record
         vocab = self.store.vocab
         true_cells, predicted_cells = [], []

@@ -137,7 +137,9 @@ class OverviewView(QWidget):
         index = self.selection.shown
         if self.store is None or index is None or index >= len(self.store):
             return "no batch recorded yet" if self.store is not None else "no session"
-        record = self.store.record(index)
+        record = self.store.get(index)
+        if record is None:
+            return self.store.last_error or f"record {index} cannot be read"
         n = len(record.loss)
         text = (
             f"batch {record.batch:,}   ·   corpus characters {record.position:,} … {record.position + n:,}"

@@ -183,13 +183,13 @@ class StackedBarsView(QWidget):
 
     def refresh(self, *_) -> None:
         index = self.selection.shown
-        if self.store is None or index is None or index >= len(self.store):
+        record = None if self.store is None else self.store.get(index)
+        if record is None:
             self.record, self.stack = None, None
             for item in self.segment_items + [self.remainder_item, self.highlight_item, self.cursor_item]:
                 item.setOpts(x=[], y0=[], height=[])
             self._set_header()
             return
-        record = self.store.record(index)
         self.record = record
         n, k = len(record.loss), self._k()
         values, self.note = gradient_matrix(record, self.selection.mode, self.selection.gate, self.store.gate_names)
