@@ -50,6 +50,30 @@ def sandboxed_settings(no_leaked_windows_or_threads, tmp_path, monkeypatch):
     return settings
 
 
+@pytest.fixture
+def make_window(qtbot):
+    """Factory: a shown main window whose errors are recorded in `window.errors` instead of opening dialogs."""
+    from rnnbow_desktop.gui.mainwindow import MainWindow
+
+    def make():
+        window = MainWindow()
+        # The hook every error goes through: recorded here instead of opening a message box.
+        window.errors = []
+        window.show_error = lambda title, message, details="": window.errors.append((title, message, details))
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    return make
+
+
+@pytest.fixture
+def window(make_window):
+    """A shown main window (test_window_faults.py has its own, which also shows the dialogs)."""
+    return make_window()
+
+
 @pytest.fixture(scope="session")
 def make_session(tmp_path_factory):
     """Factory: train `batches` batches of a small network on a synthetic corpus into a new session file."""

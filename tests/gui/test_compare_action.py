@@ -17,17 +17,6 @@ def paths(cell_sessions):
     return cell_sessions
 
 
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    w.errors = []
-    w.show_error = lambda title, message, details="": w.errors.append((title, message, details))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
-
-
 def file_menu_action(window: MainWindow, text: str):
     menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
     return next(a for a in menu.actions() if a.text().replace("&", "") == text)

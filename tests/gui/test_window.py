@@ -26,22 +26,6 @@ from rnnbow_desktop.storage.session import Session
 TINY = TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0, seed=2)  # the form's fields only
 
 
-def make_window(qtbot) -> MainWindow:
-    window = MainWindow()
-    # The hook every error goes through: recorded here instead of opening a message box.
-    window.errors = []
-    window.show_error = lambda title, message, details="": window.errors.append((title, message, details))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
-
-
-@pytest.fixture
-def window(qtbot):
-    return make_window(qtbot)
-
-
 def start_tiny(window: MainWindow, qtbot, out: Path, config: TrainConfig = TINY) -> None:
     window.panel.set_config(config)
     window.panel.set_out_path(out)
@@ -403,8 +387,8 @@ def test_picker_reports_an_unusable_file(window, qtbot, tmp_path):
 # -- settings, help, about -------------------------------------------------------------------------------
 
 
-def test_settings_persist_in_the_test_folder(qtbot, sandboxed_settings, session_path):
-    first = make_window(qtbot)
+def test_settings_persist_in_the_test_folder(make_window, sandboxed_settings, session_path):
+    first = make_window()
     first.open_session(session_path)
     first.panel.set_config(TrainConfig(hidden_size=33, seq_length=17, learning_rate=0.05, seed=9))
     first.picker.select_spec("brackets")
@@ -412,7 +396,7 @@ def test_settings_persist_in_the_test_folder(qtbot, sandboxed_settings, session_
     first.close()
     assert (sandboxed_settings / "rnnbow-desktop.ini").exists()
 
-    second = make_window(qtbot)
+    second = make_window()
     second.apply_command_line()
     config = second.panel.config()
     assert (config.hidden_size, config.seq_length, config.learning_rate, config.seed) == (33, 17, 0.05, 9)
