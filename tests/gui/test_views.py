@@ -278,6 +278,27 @@ def test_overview_draws_every_record(views, store):
     assert views.overview.max_curve.opts["autoDownsample"] and views.overview.max_curve.opts["clipToView"]
 
 
+def test_overview_log_scale_shows_the_max_gradient_in_decades(qtbot, views, store, selection):
+    overview = views.overview
+    overview.log_box.setChecked(True)
+    qtbot.wait(50)  # auto range is applied on the next paint
+    low, high = overview.plot.vb.viewRange()[1]
+    peak, least = float(store.max_gradient.max()), float(store.max_gradient.min())
+    # The view is now in log10 units: it spans the series' decades, not its raw values.
+    assert low <= np.log10(least) + 1e-6 and np.log10(peak) - 1e-6 <= high < np.log10(peak) + 1
+    assert overview.max_curve.opts["fillLevel"] is None and overview.plot.getAxis("left").logMode
+    x, y = overview.max_curve.getData()
+    assert np.allclose(y, np.log10(store.max_gradient[np.searchsorted(store.batches, x)]))
+    # Hover still finds the exact record.
+    overview.plot.setXRange(float(store.batches[10]), float(store.batches[20]), padding=0)
+    move_mouse(qtbot, overview.graphics, overview.plot.vb, float(store.batches[14]), np.log10(peak))
+    qtbot.waitUntil(lambda: selection.preview == 14, timeout=1000)
+    leave(overview.graphics)
+    overview.set_log_scale(False)
+    assert not overview.log_box.isChecked() and overview.max_curve.opts["fillLevel"] == 0
+    assert not overview.plot.getAxis("left").logMode
+
+
 def test_overview_hover_previews_and_leaving_restores(qtbot, views, store, selection):
     overview = views.overview
     selected = selection.selected

@@ -42,7 +42,8 @@ the network learns almost nothing from patterns more than three characters apart
 <p>One bar per recorded batch, over the whole run: its height is the largest gradient of any step in
 that batch, so tall bars show where the most learning happened; the strip below shows each batch's
 effective horizon. Move the mouse over it to preview a batch in areas 1–3; click to select it (marked
-in blue). The wheel zooms and dragging pans. The line below gives the batch number, which characters of
+in blue). The wheel zooms and dragging pans. When a few early batches tower over the rest, tick
+<b>log scale</b> to see both. The line below gives the batch number, which characters of
 the corpus it covers, its largest gradient, loss and horizon. While training, <b>Follow live</b> keeps
 the newest batch selected.</p>
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from . import palette
 
@@ -36,6 +36,10 @@ class OverviewView(QWidget):
             "4 · Overview: max gradient per batch, effective horizon below",
             "hover to preview a batch above, click to select it; wheel zooms, drag pans"
         ))
+        # Early batches often spike far above the rest; on a log axis both stay readable.
+        self.log_box = QCheckBox("log scale")
+        self.log_box.setToolTip("Show the max gradient on a logarithmic axis")
+        self.log_box.toggled.connect(self.set_log_scale)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(palette.BACKGROUND)
         self.plot = self.graphics.addPlot(row=0, col=0)
@@ -83,7 +87,12 @@ class OverviewView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self.header)
+        header_row = QHBoxLayout()
+        header_row.setContentsMargins(0, 0, 0, 0)
+        header_row.addWidget(self.header)
+        header_row.addStretch(1)
+        header_row.addWidget(self.log_box)
+        layout.addLayout(header_row)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.info)
 
@@ -106,6 +115,17 @@ class OverviewView(QWidget):
     def refresh(self, *_) -> None:
         self._draw_markers()
         self._update_info()
+
+    def set_log_scale(self, log: bool) -> None:
+        """Max gradient on a log10 axis (the fill to zero is dropped: zero has no place on it)."""
+        if self.log_box.isChecked() != log:
+            self.log_box.setChecked(log)  # comes back here through toggled
+            return
+        self.max_curve.setFillLevel(None if log else 0)
+        self.plot.setLogMode(x=False, y=log)
+        self.plot.setLabel("left", "max grad. (log)" if log else "max grad.")
+        palette.fit_axis_label(self.plot)
+        self.plot.enableAutoRange(axis="y")
 
     def records_appended(self) -> None:
         """Redraw the series from the store (it grew); the x range follows unless the user zoomed."""
