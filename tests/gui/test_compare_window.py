@@ -251,6 +251,20 @@ def test_export_png_and_svg(tmp_path, window):
         window.export(tmp_path / "compare.bmp")
 
 
+def test_overview_headings_stay_one_line_beside_their_log_box(qtbot, paths):
+    # 1,600 px for two columns, as `rnnbow compare` draws: the log-scale box once squeezed each heading
+    # into four lines, and the overview plot under it shrank to a sliver.
+    w = CompareWindow(paths[:2])
+    qtbot.addWidget(w)
+    w.resize(1600, 1000)
+    w.show()
+    qtbot.waitExposed(w)
+    for column in w.columns:
+        header = column.overview.header
+        assert header.height() < 2 * header.fontMetrics().lineSpacing()
+        assert column.overview.graphics.height() > 4 * header.height()
+
+
 def test_render_comparison_draws_the_requested_size(qapp, tmp_path, paths):
     out = render_comparison(paths, tmp_path / "c.png", size=(1200, 800))
     image = QImage(str(out))

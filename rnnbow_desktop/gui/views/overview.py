@@ -89,8 +89,8 @@ class OverviewView(QWidget):
         layout.setSpacing(2)
         header_row = QHBoxLayout()
         header_row.setContentsMargins(0, 0, 0, 0)
-        header_row.addWidget(self.header)
-        header_row.addStretch(1)
+        # The heading takes all the width the box leaves (it may word-wrap in narrow compare columns).
+        header_row.addWidget(self.header, 1)
         header_row.addWidget(self.log_box)
         layout.addLayout(header_row)
         layout.addWidget(self.graphics, 1)
