@@ -184,7 +184,8 @@ def cmd_train(args) -> int:
 
     # A stop request only sets a flag, checked between batches: a KeyboardInterrupt raised in the
     # middle of writing a block, or of closing the file, would leave the session half-written.
-    old_handlers = {sig: signal.signal(sig, on_signal) for sig in _stop_signals()}
+    for sig in _stop_signals():
+        signal.signal(sig, on_signal)
     run = None
     start = last_print = time.monotonic()
     interrupted = False
@@ -212,12 +213,13 @@ def cmd_train(args) -> int:
     finally:
         if show:
             sys.stderr.write("\n")
-        try:
-            if run is not None:
-                run.close()  # saves what is pending; does nothing after a write error
-        finally:
-            for sig, handler in old_handlers.items():
-                signal.signal(sig, handler)
+        if run is not None:
+            run.close()  # saves what is pending; does nothing after a write error
+        # The work is saved; from here to exit a stop signal has nothing left to stop. Ignored, not
+        # handled: at exit Python resets signals with Python handlers to the default, and a second
+        # Ctrl+C arriving then (a small run closes in milliseconds) would kill the process by SIGINT.
+        for sig in _stop_signals():
+            signal.signal(sig, signal.SIG_IGN)
     if failure is not None:
         raise RnnbowError(
             f"{failure}; {out} keeps the {_count(run.batch, 'batch', 'batches')} before it ({_count(run.records, 'record')}). "

@@ -369,8 +369,11 @@ def _train_until_stopped(out_dir: Path, args, report: ProgressCallback) -> list[
             "again with --force to train all three from the start"
         ) from None
     finally:
+        # After a stop request, further stop signals are ignored on the way out (see cli.cmd_train):
+        # a second Ctrl+C must not end the process by SIGINT instead of with the message. Otherwise
+        # the window that follows gets the usual handlers back.
         for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, handler if stop["signal"] is None else signal.SIG_IGN)
 
 
 def run(args, prog: str = PROG) -> int:
