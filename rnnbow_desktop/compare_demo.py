@@ -203,11 +203,13 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def format_table(measures: list[CellMeasures]) -> str:
     """The demo's result as plain-text tables (also what the README quotes)."""
+    from .cli import _count
+
     first = measures[0]
     lo, hi = first.end_batches
     lines = [
         f"Measured over the last {LAST_FRACTION:.0%} of training (recorded batches {lo:,}–{hi:,}, "
-        f"{first.records:,} record{'s' if first.records != 1 else ''} per cell):",
+        f"{_count(first.records, 'record')} per cell):",
         "  loss: running loss per character;  horizon: median effective horizon in steps (e(k) ≤ 0.05);",
         "  recall d: closing markers predicted right, in lines whose markers are d apart.",
         "",
@@ -253,15 +255,6 @@ def showcase(path, distance: int = 20) -> tuple[int, int] | None:
 # -- the command --------------------------------------------------------------------------------------------
 
 PICTURE_NAME = f"{SAMPLE}-compare.png"  # written next to the sessions unless --render names another file
-
-
-def open_comparison(paths, profile_over: str = "last", profile_statistic: str = "median",
-                    batch: int | None = None, hover_step: int | None = None) -> int:
-    """Show the "Compare sessions" window for `paths` (aligned on `batch`, if given) and run until it is closed."""
-    from .gui.compare_window import run_compare_window
-
-    return run_compare_window(paths, profile_over=profile_over, profile_statistic=profile_statistic,
-                              batch=batch, hover_step=hover_step)
 
 
 def default_out_dir() -> Path:
@@ -435,7 +428,9 @@ def run(args, prog: str = PROG) -> int:
     if not window:
         return 0
     _say("Opening the comparison window (close it to finish)…")
-    return open_comparison(paths, batch=batch, hover_step=step)
+    from .gui.compare_window import run_compare_window
+
+    return run_compare_window(paths, profile_over="last", profile_statistic="median", batch=batch, hover_step=step)
 
 
 def main(argv=None) -> int:

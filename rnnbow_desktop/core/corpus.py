@@ -106,15 +106,20 @@ def _read_folder(folder: Path, keep=lambda path: True, limit: int | None = None)
     return "".join(parts), tuple(skipped)
 
 
+def _builtin_source(name: str) -> tuple[Path, str]:
+    """The running Python's folder a built-in corpus is read from, and the suffix of its files."""
+    paths = sysconfig.get_paths()
+    return (Path(paths["include"]), ".h") if name == "python-c-headers" else (Path(paths["stdlib"]), ".py")
+
+
 def builtin_unavailable(name: str) -> str | None:
     """Why the built-in corpus `name` cannot be read here (None if it can), without reading it.
 
     A standalone (frozen) app carries no header files or standard-library sources, for example.
     """
-    paths = sysconfig.get_paths()
-    folder, pattern = (Path(paths["include"]), "*.h") if name == "python-c-headers" else (Path(paths["stdlib"]), "*.py")
+    folder, suffix = _builtin_source(name)
     try:
-        if next(folder.glob(pattern), None) is not None:
+        if next(folder.glob(f"*{suffix}"), None) is not None:
             return None
     except OSError:
         pass
@@ -123,17 +128,15 @@ def builtin_unavailable(name: str) -> str | None:
 
 
 def _builtin(name: str) -> Corpus:
-    paths = sysconfig.get_paths()
+    folder, suffix = _builtin_source(name)
     if name == "python-c-headers":
-        folder = Path(paths["include"])
-        text, skipped = _read_folder(folder, keep=lambda p: p.suffix == ".h")
+        text, skipped = _read_folder(folder, keep=lambda p: p.suffix == suffix)
     else:
-        folder = Path(paths["stdlib"])
         # Only the library itself: not installed third-party packages, not the huge test suite.
         excluded = {"site-packages", "dist-packages", "test", "tests", "idlelib", "__pycache__"}
 
         def keep(p: Path) -> bool:
-            return p.suffix == ".py" and not excluded.intersection(p.relative_to(folder).parts[:-1])
+            return p.suffix == suffix and not excluded.intersection(p.relative_to(folder).parts[:-1])
 
         text, skipped = _read_folder(folder, keep=keep, limit=STDLIB_LIMIT_BYTES)
     if not text:

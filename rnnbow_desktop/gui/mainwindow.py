@@ -484,7 +484,7 @@ class MainWindow(QMainWindow):
             self.show_error("Part of the session cannot be read", str(exc))
         # What the reader worked around (a killed writer, half-written rows), as `rnnbow info` says it.
         notes = store.session.notes if store.session is not None else []
-        self._writer_stopped = any("stopped without closing" in note for note in notes)
+        self._writer_stopped = store.session is not None and store.session.writer_stopped
         if notes:
             self.statusBar().showMessage(f"{path.name}: " + "; ".join(notes))
         else:

@@ -728,6 +728,8 @@ class Session:
             preflight(self.path)
         self.file, why = _open_h5(self.path)
         self.notes: list[str] = []
+        # An unfinished file whose writer is gone (killed, crashed, out of space): it will not grow.
+        self.writer_stopped = False
         try:
             self._validate()
             self._measure(first=True)
@@ -948,6 +950,7 @@ class Session:
         elif _in_use(self.path):
             self.notes.insert(0, "the file is being written by a training run; refresh to see it grow")
         else:
+            self.writer_stopped = True
             self.notes.insert(0, (
                 "the training that wrote this file stopped without closing it (killed, crashed or out of space); "
                 f"read the {self._n_records:,} records it had saved, in read-while-writing mode, "

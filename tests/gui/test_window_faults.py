@@ -202,6 +202,21 @@ def test_starting_on_a_bad_corpus_gets_a_dialog_and_no_file(window, qtbot, tmp_p
     dialogs(window)
 
 
+def train_until_error(window, qtbot, config: TrainConfig, out: Path, timeout: int) -> tuple[str, str, str]:
+    """Train c-like with `config` into `out` until the window reports an error and stops; the error
+    (title, message, details), after checking the dialog the user saw said the same."""
+    window.panel.set_config(config)
+    window.panel.set_out_path(out)
+    window.picker.select_spec("c-like")
+    window.start_training()
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=timeout)
+    qtbot.waitUntil(lambda: not window.training, timeout=5000)
+    [(title, message, details)] = window.errors
+    [(box_title, rich)] = dialogs(window)
+    assert (box_title, plain(rich)) == (title, message)
+    return title, message, details
+
+
 # -- divergence ------------------------------------------------------------------------------------------
 
 # Through the form alone (it allows learning rates up to 100): this run overflows at batch 33.
@@ -210,15 +225,7 @@ DIVERGING = TrainConfig(hidden_size=16, seq_length=12, learning_rate=30.0, recor
 
 def test_divergence_names_the_batch_stops_and_keeps_the_earlier_records(window, qtbot, tmp_path):
     out = tmp_path / "diverged.h5"
-    window.panel.set_config(DIVERGING)
-    window.panel.set_out_path(out)
-    window.picker.select_spec("c-like")
-    window.start_training()
-    qtbot.waitUntil(lambda: bool(window.errors), timeout=20_000)
-    qtbot.waitUntil(lambda: not window.training, timeout=5000)
-    [(title, message, details)] = window.errors
-    [(box_title, rich)] = dialogs(window)
-    assert (box_title, plain(rich)) == (title, message)
+    title, message, details = train_until_error(window, qtbot, DIVERGING, out, timeout=20_000)
     lead, kept = message.split("\n\n")
     assert title == "Training diverged" and details == ""
     assert lead.startswith("training diverged at batch ") and lead.endswith(" is not finite. Try a smaller learning rate.")
@@ -277,16 +284,8 @@ def small_disk(tmp_path):
 
 def test_disk_full_during_training_stops_with_a_dialog_and_the_file_reads(window, qtbot, small_disk):
     out = small_disk / "full.h5"
-    window.panel.set_config(FULL_DISK)
-    window.panel.set_out_path(out)
-    window.picker.select_spec("c-like")
-    window.start_training()
-    qtbot.waitUntil(lambda: bool(window.errors), timeout=60_000)
-    qtbot.waitUntil(lambda: not window.training, timeout=5000)
-    [(title, message, details)] = window.errors
+    title, message, details = train_until_error(window, qtbot, FULL_DISK, out, timeout=60_000)
     assert details == ""
-    [(box_title, rich)] = dialogs(window)
-    assert (box_title, plain(rich)) == (title, message)
     assert "(No space left on device)" in message
     records = _check_full_disk_outcome(out, title, message, len(window.store))
     assert window.panel.state == IDLE and "Stopped" in window.status.text()
