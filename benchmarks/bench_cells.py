@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from rnnbow_desktop.core import itemized  # noqa: E402
 from rnnbow_desktop.core.cells import CELLS, make_cell  # noqa: E402
 from rnnbow_desktop.core.corpus import load_corpus  # noqa: E402
-from rnnbow_desktop.core.training import batch_gradients  # noqa: E402
+from rnnbow_desktop.core.training import batch_gradients
 
 
 def best_of(repeats: int, fn) -> float:

@@ -30,7 +30,8 @@ from baseline import TextbookRNN, train as baseline_train  # noqa: E402
 
 from rnnbow_desktop.core.corpus import load_corpus  # noqa: E402
 from rnnbow_desktop.core.itemized import Workspace  # noqa: E402
-from rnnbow_desktop.core.training import TrainConfig, Trainer, batch_gradients  # noqa: E402
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.training import Trainer, batch_gradients
 
 
 def best_of(repeats: int, fn) -> float:

@@ -31,7 +31,7 @@ import rnnbow_desktop.cli  # noqa: E402,F401 — limits BLAS threads before nump
 import numpy as np  # noqa: E402
 
 from rnnbow_desktop.core.corpus import load_corpus  # noqa: E402
-from rnnbow_desktop.core.training import TrainConfig  # noqa: E402
+from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.training_run import TrainingRun  # noqa: E402
 
 TICK_MS = 10

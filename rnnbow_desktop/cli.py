@@ -19,7 +19,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from . import __version__  # noqa: E402
-from .errors import RnnbowError  # noqa: E402
+from .core.errors import RnnbowError  # noqa: E402
 
 PROG = "rnnbow"
 
@@ -158,8 +158,8 @@ def _stop_signals() -> list:
 
 def cmd_train(args) -> int:
     from .core.corpus import load_corpus
-    from .core.training import TrainConfig
-    from .errors import TrainingDiverged
+    from .core.config import TrainConfig
+    from .core.errors import TrainingDiverged
     from .training_run import TrainingRun
 
     config = TrainConfig(

@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 
 from .core.corpus import load_corpus  # noqa: E402
 from .core.samples import LONG_RANGE_DISTANCES  # noqa: E402
-from .core.training import TrainConfig  # noqa: E402
-from .errors import RnnbowError  # noqa: E402
+from .core.config import TrainConfig
+from .core.errors import RnnbowError  # noqa: E402
 from .storage.compare import horizon_profile  # noqa: E402
 from .storage.session import Session  # noqa: E402
 from .training_run import TrainingRun  # noqa: E402

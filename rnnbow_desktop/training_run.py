@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from .core.corpus import Corpus
-from .core.training import StepResult, TrainConfig, Trainer
-from .errors import TrainingDiverged
+from .core.config import TrainConfig
+from .core.records import StepResult
+from .core.training import Trainer
+from .core.errors import TrainingDiverged
 from .storage.session import SessionWriter
 
 # Recorded arrays that must be finite for a record to mean anything.

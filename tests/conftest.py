@@ -65,7 +65,7 @@ TINY_TEXT = "if (x) { y = x->next; }\n\telse { y = 0; return buf[n]; }\n" * 30
 def cell_sessions(tmp_path_factory):
     """tiny-rnn.h5, tiny-lstm.h5, tiny-gru.h5: the same small corpus, 30 batches each, by the real trainer."""
     from rnnbow_desktop.core.corpus import Corpus
-    from rnnbow_desktop.core.training import TrainConfig
+    from rnnbow_desktop.core.config import TrainConfig
     from rnnbow_desktop.training_run import TrainingRun
 
     folder = tmp_path_factory.mktemp("cell-sessions")

@@ -6,7 +6,8 @@ import pytest
 from rnnbow_desktop.core import itemized
 from rnnbow_desktop.core.cells import CELLS, GRUCell, LSTMCell, make_cell
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig, Trainer, batch_gradients
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.training import Trainer, batch_gradients
 
 H, V, N = 5, 7, 6
 GATED = ["lstm", "gru"]

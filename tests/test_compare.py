@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.storage.compare import horizon_over_training, horizon_profile, smooth
 from rnnbow_desktop.storage.session import Session
 from rnnbow_desktop.training_run import TrainingRun

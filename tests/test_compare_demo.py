@@ -14,7 +14,7 @@ from rnnbow_desktop.compare_demo import (
 )
 from rnnbow_desktop.core.corpus import load_corpus
 from rnnbow_desktop.core.training import Trainer
-from rnnbow_desktop.errors import RnnbowError
+from rnnbow_desktop.core.errors import RnnbowError
 from rnnbow_desktop.storage.compare import horizon_profile
 from rnnbow_desktop.storage.session import Session
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnnbow_desktop.core.corpus import Corpus, builtin_unavailable, load_corpus
-from rnnbow_desktop.errors import CorpusError
+from rnnbow_desktop.core.errors import CorpusError
 
 
 def test_vocabulary_is_the_sorted_set_of_characters():
@@ -83,7 +83,7 @@ def test_missing_path_and_empty_folder(tmp_path):
 UNREADABLE_CHILD = """
 import sys
 from rnnbow_desktop.core.corpus import load_corpus
-from rnnbow_desktop.errors import CorpusError
+from rnnbow_desktop.core.errors import CorpusError
 try:
     load_corpus(sys.argv[1])
 except CorpusError as exc:

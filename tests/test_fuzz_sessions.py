@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig
-from rnnbow_desktop.errors import SessionFormatError
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.errors import SessionFormatError
 from rnnbow_desktop.storage import session as session_module
 from rnnbow_desktop.storage.session import Session
 from rnnbow_desktop.training_run import TrainingRun
@@ -53,7 +53,7 @@ SIGNATURES = (b"\x89HDF", b"OHDR", b"OCHK", b"GCOL", b"FRHP", b"FHDB", b"FHIB", 
 KILLED_CHILD = textwrap.dedent("""
     import json, os, signal, sys
     from rnnbow_desktop.core.corpus import Corpus
-    from rnnbow_desktop.core.training import TrainConfig
+    from rnnbow_desktop.core.config import TrainConfig
     from rnnbow_desktop.training_run import TrainingRun
 
     run = TrainingRun(Corpus("loop.c", sys.argv[2]), TrainConfig(cell="lstm", **json.loads(sys.argv[3])), sys.argv[1])

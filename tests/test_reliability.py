@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig
-from rnnbow_desktop.errors import SessionFormatError, SessionWriteError, TrainingDiverged
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.errors import SessionFormatError, SessionWriteError, TrainingDiverged
 from rnnbow_desktop.storage import session as session_module
 from rnnbow_desktop.storage.record_store import RecordStore
 from rnnbow_desktop.storage.session import Session, SessionWriter
@@ -82,7 +82,7 @@ def assert_consistent(path, record_every=1) -> dict:
 KILL_CHILD = r"""
 import os, signal, sys, time
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.storage import session as session_module
 from rnnbow_desktop.training_run import TrainingRun
 
@@ -381,8 +381,8 @@ def test_full_disk_while_creating_leaves_no_file(tmp_path, corpus_file):
 WRITE_ERROR_CHILD = r"""
 import json, sys, resource
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig
-from rnnbow_desktop.errors import SessionWriteError
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.errors import SessionWriteError
 from rnnbow_desktop.training_run import TrainingRun
 
 out, corpus_path, limit, when = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -440,8 +440,8 @@ def test_write_error_in_the_api_is_raised_once_and_close_stays_quiet(tmp_path, c
 READER_IN_PROCESS_CHILD = r"""
 import json, resource, sys
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig
-from rnnbow_desktop.errors import SessionWriteError
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.errors import SessionWriteError
 from rnnbow_desktop.storage.session import Session
 from rnnbow_desktop.training_run import TrainingRun
 

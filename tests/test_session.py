@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig, batch_gradients
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.training import batch_gradients
 from rnnbow_desktop.core.cells import RNNCell
-from rnnbow_desktop.errors import SessionWriteError
+from rnnbow_desktop.core.errors import SessionWriteError
 from rnnbow_desktop.storage.record_store import RecordStore
 from rnnbow_desktop.storage.session import Session, SessionWriter
 from rnnbow_desktop.training_run import TrainingRun
@@ -136,7 +137,7 @@ def test_live_reader_in_another_process_sees_records_grow(tmp_path):
     code = (
         "import time, sys\n"
         "from rnnbow_desktop.core.corpus import Corpus\n"
-        "from rnnbow_desktop.core.training import TrainConfig\n"
+        "from rnnbow_desktop.core.config import TrainConfig\n"
         "from rnnbow_desktop.training_run import TrainingRun\n"
         f"run = TrainingRun(Corpus('c', {TEXT!r}), TrainConfig(hidden_size=8, seq_length=6), {str(path)!r})\n"
         "print('ready', flush=True)\n"

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig, Trainer, batch_gradients
-from rnnbow_desktop.errors import ConfigError, TrainingDiverged
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.training import Trainer, batch_gradients
+from rnnbow_desktop.core.errors import ConfigError, TrainingDiverged
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from baseline import TextbookRNN  # noqa: E402

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CorpusError
+from .errors import CorpusError
 
 # A file whose first bytes contain NUL is binary; text files essentially never do.
 _SNIFF_BYTES = 8192

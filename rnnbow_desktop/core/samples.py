@@ -13,7 +13,7 @@ from pathlib import Path
 import platformdirs
 
 from rnnbow_desktop import __version__
-from rnnbow_desktop.errors import CorpusError
+from rnnbow_desktop.core.errors import CorpusError
 
 
 @dataclass(frozen=True)

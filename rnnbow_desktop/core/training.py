@@ -8,108 +8,16 @@ holding read-only array copies), so another thread may keep it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError, TrainingDiverged
 from . import itemized as itemized_mod
 from .cells import make_cell
+from .config import TrainConfig
 from .corpus import Corpus
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Training settings; the defaults mirror the paper's use case (min-char-rnn)."""
-
-    cell: str = "rnn"
-    hidden_size: int = 100
-    seq_length: int = 25
-    learning_rate: float = 0.1
-    record_every: int = 1
-    checkpoint_every: int = 1000  # 0: no checkpoints
-    seed: int = 0
-    horizon_epsilon: float = 0.05
-    clip: float = 5.0
-    sample_every: int = 500  # 0: no samples
-    sample_length: int = 200
-
-    def validate(self) -> "TrainConfig":
-        make_cell(self.cell)
-        for name in ("hidden_size", "seq_length", "record_every", "sample_length"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name.replace('_', ' ')} must be a positive whole number, not {value!r}")
-        for name in ("checkpoint_every", "sample_every", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name.replace('_', ' ')} must be 0 or a positive whole number, not {value!r}")
-        for name in ("learning_rate", "clip"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"{name.replace('_', ' ')} must be a positive finite number, not {value!r}")
-        if not (math.isfinite(self.horizon_epsilon) and 0 < self.horizon_epsilon < 1):
-            raise ConfigError(f"horizon epsilon must be between 0 and 1, not {self.horizon_epsilon!r}")
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
-
-
-def _frozen(array, dtype=None) -> np.ndarray:
-    out = np.array(array, dtype=dtype, copy=True)
-    out.flags.writeable = False
-    return out
-
-
-@dataclass(frozen=True)
-class BatchRecord:
-    """Everything recorded for one batch; arrays are read-only. Matrices are indexed [t, j]."""
-
-    batch: int
-    position: int  # corpus offset of the first input character
-    inputs: np.ndarray  # (n,) token ids
-    targets: np.ndarray  # (n,)
-    predictions: np.ndarray  # (n,) most likely next character per step
-    loss: np.ndarray  # (n,) per-step cross-entropy (natural log)
-    itemized: np.ndarray  # (n, n)
-    contribution: np.ndarray  # (n, n)
-    step_gradient: np.ndarray  # (n,)
-    max_gradient: float
-    truncation_error: np.ndarray  # (n,)
-    horizon: int
-    itemized_gate: np.ndarray | None = None  # (n, n, G) for gated cells
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Parameters (PyTorch names) and the carried state, taken before `batch`'s update."""
-
-    batch: int
-    params: dict  # name -> read-only array
-    state: tuple  # (h0,) or (h0, c0)
-
-
-@dataclass(frozen=True)
-class Sample:
-    batch: int
-    text: str
-
-
-@dataclass(frozen=True)
-class StepResult:
-    batch: int
-    position: int
-    loss: float  # summed over the n steps
-    smooth_loss: float
-    record: BatchRecord | None
-    checkpoint: Checkpoint | None
-    sample: Sample | None
+from .errors import ConfigError, TrainingDiverged
+from .records import BatchRecord, Checkpoint, Sample, StepResult, frozen_array
 
 
 @dataclass
@@ -196,8 +104,8 @@ class Trainer:
         if cfg.checkpoint_every and b % cfg.checkpoint_every == 0:
             checkpoint = Checkpoint(
                 batch=b,
-                params={k: _frozen(v) for k, v in self.params.items()},
-                state=tuple(_frozen(s) for s in self.state),
+                params={k: frozen_array(v) for k, v in self.params.items()},
+                state=tuple(frozen_array(s) for s in self.state),
             )
         sample = None
         if cfg.sample_every and b % cfg.sample_every == 0:
@@ -220,17 +128,17 @@ class Trainer:
             record = BatchRecord(
                 batch=b,
                 position=p,
-                inputs=_frozen(inputs),
-                targets=_frozen(targets),
-                predictions=_frozen(result.predictions),
-                loss=_frozen(result.loss),
-                itemized=_frozen(m.itemized),
-                contribution=_frozen(m.contribution),
-                step_gradient=_frozen(m.step_gradient),
+                inputs=frozen_array(inputs),
+                targets=frozen_array(targets),
+                predictions=frozen_array(result.predictions),
+                loss=frozen_array(result.loss),
+                itemized=frozen_array(m.itemized),
+                contribution=frozen_array(m.contribution),
+                step_gradient=frozen_array(m.step_gradient),
                 max_gradient=m.max_gradient,
-                truncation_error=_frozen(m.truncation_error),
+                truncation_error=frozen_array(m.truncation_error),
                 horizon=m.horizon,
-                itemized_gate=None if m.itemized_gate is None else _frozen(m.itemized_gate),
+                itemized_gate=None if m.itemized_gate is None else frozen_array(m.itemized_gate),
             )
 
         self._update(result.grads)

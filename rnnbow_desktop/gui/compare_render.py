@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import RnnbowError
+from ..core.errors import RnnbowError
 from .render import _check_out, ensure_app
 
 MIN_COMPARE_SIZE = (960, 640)  # below this the columns' views and the plots' legends no longer fit

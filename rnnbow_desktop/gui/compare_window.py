@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from ..errors import RnnbowError
+from ..core.errors import RnnbowError
 from ..storage.compare import horizon_over_training, horizon_profile, smooth
 from ..storage.record_store import RecordStore
 from .dialogs.errors import show_error_dialog

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from ..core.corpus import BUILTIN_CORPORA, Corpus, builtin_unavailable, load_corpus
 from ..core.samples import DEFAULT_SAMPLE, SAMPLES
-from ..errors import RnnbowError
+from ..core.errors import RnnbowError
 from .live_panels import monospace_font
 
 PREVIEW_CHARS = 3000

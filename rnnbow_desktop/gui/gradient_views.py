@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QGraphicsItem, QGraphicsView, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from ..errors import RnnbowError
+from ..core.errors import RnnbowError
 from .views import palette
 from .views.horizon import HorizonView
 from .views.labels import LabelsView

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.corpus import Corpus
-from ..errors import RnnbowError
+from ..core.errors import RnnbowError
 from ..storage.paths import default_session_path
 from ..storage.record_store import RecordStore
 from ..storage.session import Session

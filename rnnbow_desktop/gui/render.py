@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import RnnbowError
+from ..core.errors import RnnbowError
 from .gradient_views import EXPORT_SUFFIXES
 
 MIN_SIZE = (640, 420)  # below this the views' labels and axes no longer fit

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.cells import CELLS
-from ..core.training import TrainConfig
+from ..core.config import TrainConfig
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 _DEFAULTS = TrainConfig()

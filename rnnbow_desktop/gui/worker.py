@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from ..core.training import BatchRecord, Sample
-from ..errors import RnnbowError, SessionWriteError, TrainingDiverged
+from ..core.records import BatchRecord, Sample
+from ..core.errors import RnnbowError, SessionWriteError, TrainingDiverged
 from ..training_run import TrainingRun
 
 # At ~700 batches/s one signal per batch would swamp the GUI's event queue; 30 ms keeps the

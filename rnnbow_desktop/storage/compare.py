@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SessionFormatError
+from ..core.errors import SessionFormatError
 from .session import Session
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from ..core.cells import make_cell
-from ..core.training import BatchRecord, TrainConfig
-from ..errors import RnnbowError
+from ..core.config import TrainConfig
+from ..core.records import BatchRecord
+from ..core.errors import RnnbowError
 from .session import Session
 
 

@@ -34,8 +34,9 @@ import numpy as np
 from .. import __version__
 from ..core.cells import make_cell
 from ..core.corpus import Corpus
-from ..core.training import BatchRecord, Checkpoint, StepResult, TrainConfig
-from ..errors import ConfigError, RnnbowError, SessionFormatError, SessionWriteError
+from ..core.config import TrainConfig
+from ..core.records import BatchRecord, Checkpoint, StepResult
+from ..core.errors import ConfigError, RnnbowError, SessionFormatError, SessionWriteError
 
 try:  # POSIX advisory locks tell a live writer from a dead one; elsewhere the reader just cannot tell
     import fcntl

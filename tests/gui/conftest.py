@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 from shiboken6 import Shiboken
 
 from rnnbow_desktop.core.corpus import load_corpus
-from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.selection import SelectionModel
 from rnnbow_desktop.storage.record_store import RecordStore
 from rnnbow_desktop.training_run import TrainingRun

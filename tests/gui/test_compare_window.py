@@ -10,8 +10,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.training import TrainConfig
-from rnnbow_desktop.errors import RnnbowError
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.errors import RnnbowError
 from rnnbow_desktop.gui import compare_window
 from rnnbow_desktop.gui.compare_render import render_comparison
 from rnnbow_desktop.gui.compare_window import CompareWindow

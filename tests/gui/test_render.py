@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from rnnbow_desktop import cli
-from rnnbow_desktop.errors import RnnbowError
+from rnnbow_desktop.core.errors import RnnbowError
 from rnnbow_desktop.gui.render import render_session
 from rnnbow_desktop.gui.views import palette
 

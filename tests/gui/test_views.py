@@ -12,8 +12,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from rnnbow_desktop.core.corpus import load_corpus
-from rnnbow_desktop.core.training import TrainConfig
-from rnnbow_desktop.errors import RnnbowError
+from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.errors import RnnbowError
 from rnnbow_desktop.gui.gradient_views import GradientViews
 from rnnbow_desktop.gui.views import palette
 from rnnbow_desktop.gui.views.labels import describe_char, visible_char

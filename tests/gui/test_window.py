@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 from rnnbow_desktop import __version__
 from rnnbow_desktop.core.corpus import BUILTIN_CORPORA
 from rnnbow_desktop.core.samples import SAMPLES
-from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.app import open_settings
 from rnnbow_desktop.gui.corpus_picker import CorpusPicker
 from rnnbow_desktop.gui.live_panels import LossCurve, SamplesPanel, smooth_loss_series

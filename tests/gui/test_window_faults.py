@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.mainwindow import MainWindow
 from rnnbow_desktop.gui.training_panel import IDLE
 from rnnbow_desktop.storage import session as session_module
@@ -302,7 +302,7 @@ FULL_DISK_DRIVER = textwrap.dedent("""
     from pathlib import Path
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
-    from rnnbow_desktop.core.training import TrainConfig
+    from rnnbow_desktop.core.config import TrainConfig
     from rnnbow_desktop.gui.mainwindow import MainWindow
 
     out, limit = Path(sys.argv[1]), int(sys.argv[2])
@@ -363,7 +363,7 @@ KILLED_APP_DRIVER = textwrap.dedent("""
     from pathlib import Path
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from rnnbow_desktop.core.training import TrainConfig
+    from rnnbow_desktop.core.config import TrainConfig
     from rnnbow_desktop.gui.mainwindow import MainWindow
 
     app = QApplication(["rnnbow"])

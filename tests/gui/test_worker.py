@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnbow_desktop.core.corpus import load_corpus
-from rnnbow_desktop.core.training import TrainConfig
+from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.worker import TrainingSnapshot, TrainingWorker, WorkerFailure
 from rnnbow_desktop.storage.session import Session
 from rnnbow_desktop.training_run import TrainingRun
