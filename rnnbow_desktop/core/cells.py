@@ -12,6 +12,7 @@ the gradient of `weight_hh` from one source at one step is the rank-one `outer(g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -27,14 +28,44 @@ class Forward:
     cache: dict  # cell-specific intermediates
 
 
-class Cell:
-    """What every cell shares: PyTorch-named parameters drawn like min-char-rnn's, and a zero state."""
+class Cell(Protocol):
+    """What the trainer and the itemized engine need from a recurrent cell.
 
-    name: str
-    gate_names: tuple
-    n_gates: int
-    n_state: int
-    frozen_params: tuple = ()
+    Parameters are a dict of PyTorch-named arrays (weight_ih (G*H, V), weight_hh (G*H, H), bias_ih,
+    bias_hh (G*H,), decoder_weight (V, H), decoder_bias (V,)); a state is a tuple of (H,) arrays:
+    (h,) or (h, c).
+    """
+
+    name: ClassVar[str]
+    gate_names: ClassVar[tuple[str, ...]]  # the row blocks of weight_hh, in PyTorch's order
+    n_gates: ClassVar[int]
+    n_state: ClassVar[int]  # 1: (h,), 2: (h, c)
+    frozen_params: ClassVar[tuple[str, ...]]  # parameters that exist but are not trained
+
+    def init_params(self, rng: np.random.Generator, H: int, V: int) -> dict[str, np.ndarray]: ...
+
+    def zero_state(self, H: int) -> tuple[np.ndarray, ...]: ...
+
+    def forward(self, params: dict[str, np.ndarray], inputs: np.ndarray, state0: tuple) -> Forward:
+        """Run the n steps of `inputs` (n,) token ids from `state0`."""
+        ...
+
+    def backward_step(self, params: dict[str, np.ndarray], fwd: Forward, j: int, rows: list, out: np.ndarray) -> None:
+        """One step back for S sources at once: `rows` holds the carried state gradients (S, H)
+        at step j and is replaced by those at j-1; `out` (S, G*H) receives ∂L/∂(W_hh h_{j-1} + b_hh)."""
+        ...
+
+    def param_grads(self, params: dict[str, np.ndarray], fwd: Forward, inputs: np.ndarray, gates: np.ndarray) -> dict:
+        """Gradients of the recurrent parameters from the summed step gradients `gates` (n, G*H)."""
+        ...
+
+
+class CellBase:
+    """What the three cells share: PyTorch-named parameters drawn like min-char-rnn's, and a zero state."""
+
+    n_gates: ClassVar[int]
+    n_state: ClassVar[int]
+    frozen_params: ClassVar[tuple[str, ...]] = ()
 
     def init_params(self, rng: np.random.Generator, H: int, V: int) -> dict[str, np.ndarray]:
         G = self.n_gates
@@ -51,11 +82,11 @@ class Cell:
             "decoder_bias": np.zeros(V),
         }
 
-    def zero_state(self, H: int) -> tuple:
+    def zero_state(self, H: int) -> tuple[np.ndarray, ...]:
         return tuple(np.zeros(H) for _ in range(self.n_state))
 
 
-class RNNCell(Cell):
+class RNNCell(CellBase):
     """Vanilla tanh cell: h_j = tanh(W_ih x_j + b_ih + W_hh h_{j-1} + b_hh)."""
 
     name = "rnn"
@@ -97,7 +128,7 @@ class RNNCell(Cell):
         return grads
 
 
-class LSTMCell(Cell):
+class LSTMCell(CellBase):
     """LSTM in PyTorch's layout: the row blocks of W_ih, W_hh, b_ih, b_hh are the gates i, f, g, o.
 
     With a = W_ih x_j + b_ih + W_hh h_{j-1} + b_hh: i, f, o = σ(a_i), σ(a_f), σ(a_o), g = tanh(a_g),
@@ -185,7 +216,7 @@ class LSTMCell(Cell):
         }
 
 
-class GRUCell(Cell):
+class GRUCell(CellBase):
     """GRU in PyTorch's layout: the row blocks of W_ih, W_hh, b_ih, b_hh are the gates r, z, n.
 
     r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
@@ -290,10 +321,10 @@ def _scatter_columns(shape, inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out_t.T
 
 
-CELLS = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+CELLS: dict[str, type[CellBase]] = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
 
-def make_cell(name: str):
+def make_cell(name: str) -> Cell:
     try:
         return CELLS[name]()
     except KeyError:

@@ -27,3 +27,11 @@ class TrainingDiverged(RnnbowError):
     def __init__(self, batch: int, what: str):
         super().__init__(f"training diverged at batch {batch}: {what} is not finite")
         self.batch = batch
+
+
+class Cancelled(Exception):
+    """Long work (an embedding, a replay over many checkpoints) was cancelled by the user.
+
+    Not an RnnbowError: nothing went wrong. Long computations take a `progress(fraction, text)`
+    callback; raising Cancelled from it stops the work.
+    """
