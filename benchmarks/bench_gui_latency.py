@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 from rnnbow_desktop.core.corpus import load_corpus  # noqa: E402
 from rnnbow_desktop.core.config import TrainConfig
-from rnnbow_desktop.training_run import TrainingRun  # noqa: E402
+from rnnbow_desktop.storage.run import TrainingRun  # noqa: E402
 
 TICK_MS = 10
 

@@ -43,7 +43,7 @@ def current_mb() -> float | None:
 def make_session(path: Path, batches: int) -> Path:
     from rnnbow_desktop.core.corpus import load_corpus
     from rnnbow_desktop.core.config import TrainConfig
-    from rnnbow_desktop.training_run import TrainingRun
+    from rnnbow_desktop.storage.run import TrainingRun
 
     config = TrainConfig(checkpoint_every=0, sample_every=0)  # the paper's sizes: hidden 100, n = 25
     corpus = load_corpus("c-like", min_length=config.seq_length + 1)

@@ -61,11 +61,11 @@ def settle(ms: int) -> None:
 
 
 def open_window(session: Path, settings_dir: Path):
-    from rnnbow_desktop.gui.app import _application, open_settings
+    from rnnbow_desktop.gui.app import application, open_settings
     from rnnbow_desktop.gui.mainwindow import MainWindow
 
     os.environ["RNNBOW_SETTINGS_DIR"] = str(settings_dir)
-    _application()
+    application()
     window = MainWindow(settings=open_settings())
     window.resize(*WINDOW_SIZE)
     window.show()

@@ -66,7 +66,7 @@ def cell_sessions(tmp_path_factory):
     """tiny-rnn.h5, tiny-lstm.h5, tiny-gru.h5: the same small corpus, 30 batches each, by the real trainer."""
     from rnnbow_desktop.core.corpus import Corpus
     from rnnbow_desktop.core.config import TrainConfig
-    from rnnbow_desktop.training_run import TrainingRun
+    from rnnbow_desktop.storage.run import TrainingRun
 
     folder = tmp_path_factory.mktemp("cell-sessions")
     paths = []

@@ -56,7 +56,7 @@ def test_train_then_info(tmp_path, corpus_file):
         (["--lr", "nan"], "positive finite"),
         (["--lr", "inf"], "positive finite"),
         (["--lr", "fast"], "expected a number"),
-        (["--cell", "transformer"], "unknown cell"),
+        (["--cell", "transformer"], "invalid choice: 'transformer' (choose from 'rnn', 'lstm', 'gru')"),
     ],
 )
 def test_bad_arguments_give_one_line_and_nonzero_exit(tmp_path, corpus_file, args, message):

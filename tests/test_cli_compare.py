@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from rnnbow_desktop.storage.session import Session
+from rnnbow_desktop.storage.reader import Session
 
 CELLS = ("rnn", "lstm", "gru")
 

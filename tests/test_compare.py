@@ -5,9 +5,9 @@ import pytest
 
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
-from rnnbow_desktop.storage.compare import horizon_over_training, horizon_profile, smooth
-from rnnbow_desktop.storage.session import Session
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.analysis.compare import horizon_over_training, horizon_profile, smooth
+from rnnbow_desktop.storage.reader import Session
+from rnnbow_desktop.storage.run import TrainingRun
 
 TEXT = "if (x) { y = x->next; } else { y = 0; }\n" * 40
 

@@ -8,15 +8,16 @@ import sys
 import numpy as np
 import pytest
 
-from rnnbow_desktop import compare_demo
-from rnnbow_desktop.compare_demo import (
+from rnnbow_desktop import cli
+from rnnbow_desktop.cli import demo as compare_demo
+from rnnbow_desktop.cli.demo import (
     CELLS, closing_markers, demo_paths, format_table, measure, recall_accuracy, showcase, smooth_loss, train_demo,
 )
 from rnnbow_desktop.core.corpus import load_corpus
 from rnnbow_desktop.core.training import Trainer
 from rnnbow_desktop.core.errors import RnnbowError
-from rnnbow_desktop.storage.compare import horizon_profile
-from rnnbow_desktop.storage.session import Session
+from rnnbow_desktop.analysis.compare import horizon_profile
+from rnnbow_desktop.storage.reader import Session
 
 TINY = dict(batches=30, hidden=8, seq_length=12, record_every=3)
 
@@ -142,14 +143,14 @@ def test_showcase_finds_a_loss_that_must_recall_a_marker_d_back(tmp_path):
 
 
 def test_main_trains_and_prints_without_a_window(tmp_path, capsys):
-    assert compare_demo.main(["--batches", "5", "--hidden", "8", "--out-dir", str(tmp_path), "--no-window"]) == 0
+    assert cli.main(["demo", "--batches", "5", "--hidden", "8", "--out-dir", str(tmp_path), "--no-window"]) == 0
     out = capsys.readouterr().out
     assert "rnn" in out and "lstm" in out and "gru" in out and "recall" in out
-    assert compare_demo.main(["--batches", "5", "--hidden", "8", "--out-dir", str(tmp_path), "--no-window"]) == 1
+    assert cli.main(["demo", "--batches", "5", "--hidden", "8", "--out-dir", str(tmp_path), "--no-window"]) == 1
     assert "already exists" in capsys.readouterr().err
-    assert compare_demo.main(["--out-dir", str(tmp_path), "--reuse", "--no-window"]) == 0
+    assert cli.main(["demo", "--out-dir", str(tmp_path), "--reuse", "--no-window"]) == 0
 
 
 def test_importing_the_demo_loads_no_qt():
-    code = "import sys, rnnbow_desktop.compare_demo; sys.exit('PySide6' in sys.modules)"
+    code = "import sys, rnnbow_desktop.cli.demo; sys.exit('PySide6' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

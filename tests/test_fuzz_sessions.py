@@ -30,9 +30,9 @@ from hypothesis import strategies as st
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.errors import SessionFormatError
-from rnnbow_desktop.storage import session as session_module
-from rnnbow_desktop.storage.session import Session
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.storage import preflight as preflight_module
+from rnnbow_desktop.storage.reader import Session
+from rnnbow_desktop.storage.run import TrainingRun
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")]
 
@@ -54,7 +54,7 @@ KILLED_CHILD = textwrap.dedent("""
     import json, os, signal, sys
     from rnnbow_desktop.core.corpus import Corpus
     from rnnbow_desktop.core.config import TrainConfig
-    from rnnbow_desktop.training_run import TrainingRun
+    from rnnbow_desktop.storage.run import TrainingRun
 
     run = TrainingRun(Corpus("loop.c", sys.argv[2]), TrainConfig(cell="lstm", **json.loads(sys.argv[3])), sys.argv[1])
     for _ in range(int(sys.argv[4])):
@@ -89,7 +89,7 @@ def bases(tmp_path_factory):
 @pytest.fixture(scope="module")
 def mutant_path(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(session_module, "PREFLIGHT_TIMEOUT", PREFLIGHT_TIMEOUT)
+        patch.setattr(preflight_module, "PREFLIGHT_TIMEOUT", PREFLIGHT_TIMEOUT)
         yield tmp_path_factory.mktemp("fuzz") / "mutant.h5"
 
 

@@ -24,10 +24,12 @@ import pytest
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.errors import SessionFormatError, SessionWriteError, TrainingDiverged
-from rnnbow_desktop.storage import session as session_module
+from rnnbow_desktop.storage import preflight as preflight_module
+from rnnbow_desktop.storage.h5io import short
 from rnnbow_desktop.storage.record_store import RecordStore
-from rnnbow_desktop.storage.session import Session, SessionWriter
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.storage.reader import Session
+from rnnbow_desktop.storage.writer import SessionWriter
+from rnnbow_desktop.storage.run import TrainingRun
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and resource limits")
 pytestmark = pytest.mark.slow
@@ -83,8 +85,8 @@ KILL_CHILD = r"""
 import os, signal, sys, time
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
-from rnnbow_desktop.storage import session as session_module
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.storage import writer as writer_module
+from rnnbow_desktop.storage.run import TrainingRun
 
 out, log_path, corpus_path, plan = sys.argv[1:5]
 cfg = TrainConfig(hidden_size=16, seq_length=40, checkpoint_every=25, sample_every=40, sample_length=20)
@@ -105,7 +107,7 @@ if plan == "run":  # train until killed, flushing on the writer's own schedule
         run.step()
         log.write(f"step {run.batch} {time.monotonic()}\n")
 
-# Otherwise die by SIGKILL at one precise point: "<where>:<n>" = at the n-th call of _append or of
+# Otherwise die by SIGKILL at one precise point: "<where>:<n>" = at the n-th call of append_rows or of
 # the HDF5 flush. Three blocks of 30 batches are flushed explicitly.
 writer.flush_interval = 1e9
 where, nth = plan.split(":")
@@ -125,7 +127,7 @@ def append(ds, rows, start):
     ds[start:] = rows
     if hit: die("after-write")
 
-session_module._append = append
+writer_module.append_rows = append
 real_h5flush = writer.file.flush
 
 def h5flush():
@@ -383,7 +385,7 @@ import json, sys, resource
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.errors import SessionWriteError
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.storage.run import TrainingRun
 
 out, corpus_path, limit, when = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # TrainingRun ignores SIGXFSZ itself
@@ -442,8 +444,8 @@ import json, resource, sys
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.errors import SessionWriteError
-from rnnbow_desktop.storage.session import Session
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.storage.reader import Session
+from rnnbow_desktop.storage.run import TrainingRun
 
 out, corpus_path, when = sys.argv[1], sys.argv[2], sys.argv[3]
 run = TrainingRun(Corpus("loop.c", open(corpus_path).read()), TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0),
@@ -779,7 +781,7 @@ HOSTILE = [
 
 @pytest.fixture
 def fast_preflight(monkeypatch):
-    monkeypatch.setattr(session_module, "PREFLIGHT_TIMEOUT", 3.0)
+    monkeypatch.setattr(preflight_module, "PREFLIGHT_TIMEOUT", 3.0)
 
 
 @pytest.mark.parametrize("damage, message", HOSTILE, ids=[d.__name__.strip("_") for d, _ in HOSTILE])
@@ -807,7 +809,7 @@ def test_hostile_file_gives_one_line_from_rnnbow_info(good_session, tmp_path, da
     target = tmp_path / "fifo"
     os.mkfifo(target)
     damage(path, tmp_path, target)
-    code = ("import sys; import rnnbow_desktop.storage.session as s; s.PREFLIGHT_TIMEOUT = 3.0; "
+    code = ("import sys; import rnnbow_desktop.storage.preflight as s; s.PREFLIGHT_TIMEOUT = 3.0; "
             "from rnnbow_desktop.cli import main; sys.exit(main(['info', sys.argv[1]]))")
     out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and out.stdout == ""
@@ -844,7 +846,7 @@ def test_truncated_file_is_read_as_far_as_it_goes_or_refused(good_session, tmp_p
 
 def test_damage_messages_give_hdf5s_words_without_python_quotes(good_session, tmp_path):
     # Regression: a KeyError from h5py reached users as "damaged session ('Unable to … object)".
-    assert session_module._short(KeyError("Unable to synchronously open object (bad version number)")) == \
+    assert short(KeyError("Unable to synchronously open object (bad version number)")) == \
         "Unable to synchronously open object"
     path = tmp_path / "cut.h5"
     path.write_bytes(Path(good_session).read_bytes()[:10_000])  # past the root group, before the datasets

@@ -14,8 +14,9 @@ from rnnbow_desktop.core.training import batch_gradients
 from rnnbow_desktop.core.cells import RNNCell
 from rnnbow_desktop.core.errors import SessionWriteError
 from rnnbow_desktop.storage.record_store import RecordStore
-from rnnbow_desktop.storage.session import Session, SessionWriter
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.storage.reader import Session
+from rnnbow_desktop.storage.writer import SessionWriter
+from rnnbow_desktop.storage.run import TrainingRun
 
 TEXT = "while (p->next) { p = p->next; count++; }\n" * 50
 CFG = TrainConfig(hidden_size=10, seq_length=7, record_every=2, checkpoint_every=5, sample_every=4, sample_length=30)
@@ -138,7 +139,7 @@ def test_live_reader_in_another_process_sees_records_grow(tmp_path):
         "import time, sys\n"
         "from rnnbow_desktop.core.corpus import Corpus\n"
         "from rnnbow_desktop.core.config import TrainConfig\n"
-        "from rnnbow_desktop.training_run import TrainingRun\n"
+        "from rnnbow_desktop.storage.run import TrainingRun\n"
         f"run = TrainingRun(Corpus('c', {TEXT!r}), TrainConfig(hidden_size=8, seq_length=6), {str(path)!r})\n"
         "print('ready', flush=True)\n"
         "end = time.monotonic() + 60\n"

@@ -17,6 +17,7 @@ from .cells import make_cell
 from .config import TrainConfig
 from .corpus import Corpus
 from .errors import ConfigError, TrainingDiverged
+from .loss_smoothing import initial_smooth_loss, smooth_loss_step
 from .records import BatchRecord, Checkpoint, Sample, StepResult, frozen_array
 
 
@@ -86,7 +87,7 @@ class Trainer:
         self.work = itemized_mod.Workspace()
         self.batch = 0  # the next batch to train
         self.position = 0
-        self.smooth_loss = -math.log(1.0 / V) * config.seq_length
+        self.smooth_loss = initial_smooth_loss(V, config.seq_length)
 
     def step(self) -> StepResult:
         cfg, n, b = self.config, self.config.seq_length, self.batch
@@ -146,7 +147,7 @@ class Trainer:
         self.state = result.fwd.state_out
         self.position = p + n
         self.batch = b + 1
-        self.smooth_loss = self.smooth_loss * 0.999 + total * 0.001
+        self.smooth_loss = smooth_loss_step(self.smooth_loss, total)
         return StepResult(
             batch=b, position=p, loss=total, smooth_loss=self.smooth_loss,
             record=record, checkpoint=checkpoint, sample=sample,

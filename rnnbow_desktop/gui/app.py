@@ -1,10 +1,12 @@
-"""Starting the window: the QApplication, the persistent settings, and the `rnnbow gui` / `rnnbow-gui` entry points."""
+"""Starting the window: the QApplication, the persistent settings, and running the main window until it closes."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+
+from ..core.environment import has_display
 
 APP_ORGANIZATION = "rnnbow"
 APP_NAME = "RNNbow Desktop"
@@ -28,16 +30,8 @@ def open_settings():
     return QSettings(APP_ORGANIZATION, APP_NAME)
 
 
-def has_display() -> bool:
-    """False only where Qt would abort for want of a display: Linux/BSD without X11 or Wayland."""
-    if sys.platform.startswith(("win", "darwin")):
-        return True
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True  # the user chose a platform (offscreen, vnc, …); let Qt judge it
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def _application():
+def application():
+    """The one QApplication of this process, named and with the app's icon."""
     from PySide6.QtWidgets import QApplication
 
     from .icon import app_icon
@@ -53,7 +47,7 @@ def _application():
     return app
 
 
-def _report_unexpected_errors(window) -> None:
+def report_unexpected_errors(window) -> None:
     """A bug in a slot must not pass unnoticed (PySide only prints it): also show it, one box at a time."""
     import traceback
 
@@ -80,24 +74,24 @@ def run_app(session: Path | None = None, corpus: str | None = None, start: bool 
     if not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
         return 1
-    app = _application()
+    app = application()
 
     from .mainwindow import MainWindow
 
     window = MainWindow()
-    _report_unexpected_errors(window)
+    report_unexpected_errors(window)
     window.show()
     if not window.isVisible():
         print("rnnbow: the window could not be shown", file=sys.stderr)
         return 1
     # After show(), so that an error dialog has a visible parent to sit on.
     window.apply_command_line(session=session, corpus=corpus, start=start, out=out)
-    failures = _schedule_test_quit(app, window)
+    failures = schedule_test_quit(app, window)
     code = app.exec()
     return 1 if failures else code
 
 
-def _schedule_test_quit(app, window) -> list[str]:
+def schedule_test_quit(app, window) -> list[str]:
     """Honour RNNBOW_QUIT_AFTER_MS / RNNBOW_SCREENSHOT; returns a list that collects any failure."""
     failures: list[str] = []
     text = os.environ.get(QUIT_AFTER_VAR, "").strip()
@@ -122,24 +116,3 @@ def _schedule_test_quit(app, window) -> list[str]:
 
     QTimer.singleShot(max(0, delay), quit_now)
     return failures
-
-
-def main(argv=None) -> int:
-    """The console-less `rnnbow-gui` launcher: the same arguments as `rnnbow gui`."""
-    # Imported for its side effects too: it limits BLAS threads before numpy loads.
-    from ..cli import build_parser
-
-    if sys.stdout is None:  # pythonw / a windowed frozen build has no console streams
-        sys.stdout = open(os.devnull, "w")
-    if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if argv[:1] == ["--version"]:
-        parser.parse_args(argv)  # prints the version and exits, like `rnnbow --version`
-    args = parser.parse_args(["gui", *argv])
-    return run_app(session=args.session, corpus=args.corpus, start=args.start, out=args.out)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

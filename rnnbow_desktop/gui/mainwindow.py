@@ -19,8 +19,8 @@ from ..core.corpus import Corpus
 from ..core.errors import RnnbowError
 from ..storage.paths import default_session_path
 from ..storage.record_store import RecordStore
-from ..storage.session import Session
-from ..training_run import TrainingRun
+from ..storage.reader import Session
+from ..storage.run import TrainingRun
 from .app import open_settings
 from .corpus_picker import CorpusPicker
 from .dialogs.about import AboutDialog

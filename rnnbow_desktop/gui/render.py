@@ -2,62 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
+from ..analysis.view_options import MODES
 from ..core.errors import RnnbowError
-from .gradient_views import EXPORT_SUFFIXES
+from .export import check_image_path
+from .offscreen import check_size, ensure_app, offscreen
 
 MIN_SIZE = (640, 420)  # below this the views' labels and axes no longer fit
-_app = None  # the QApplication this module made, kept alive for later renders in the same process
-
-
-def ensure_app():
-    """The running QApplication, or a new one (offscreen when there is no display to draw on)."""
-    global _app
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    if app is None:
-        headless = not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
-        # Only X11/Wayland systems signal a display through the environment.
-        if headless and sys.platform not in ("win32", "darwin"):
-            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        app = _app = QApplication(["rnnbow-render"])
-    return app
-
-
-def _check_out(out, force: bool) -> Path:
-    out = Path(out)
-    if out.suffix.lower() not in EXPORT_SUFFIXES:
-        raise RnnbowError(f"{out}: unknown image type {out.suffix or '(none)'!r}; use .png or .svg")
-    if out.exists() and not force:
-        raise RnnbowError(f"{out}: already exists (use --force to overwrite it)")
-    if not out.parent.is_dir():
-        raise RnnbowError(f"{out}: folder {out.parent} does not exist")
-    return out
 
 
 def render_store(store, out, index: int | None = None, hover_step: int | None = None, mode: str = "magnitude",
                  horizon: int = 5, scale: str = "batch", size=(1400, 900), log_horizon: bool = False) -> Path:
     """Draw record `index` of `store` (None: the last) as GradientViews would show it, into `out`."""
-    from PySide6.QtCore import QEvent, Qt
-    from PySide6.QtWidgets import QApplication
-
     from .gradient_views import GradientViews
     from .selection import SelectionModel
 
-    app = ensure_app()
-    width, height = (int(v) for v in size)
-    if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
-        raise RnnbowError(f"image size {width}×{height} is too small; use at least {MIN_SIZE[0]}×{MIN_SIZE[1]}")
+    ensure_app()
+    size = check_size(size, MIN_SIZE)
     selection = SelectionModel()
     views = GradientViews(selection)
-    try:
-        # Laid out and painted like a shown window, but never put on a screen.
-        views.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        views.setFixedSize(width, height)
+    with offscreen(views, size, selection) as paint:
         selection.set_follow_live(False)
         selection.set_mode(mode)
         selection.set_horizon_k(horizon)
@@ -67,24 +32,16 @@ def render_store(store, out, index: int | None = None, hover_step: int | None = 
             selection.select(index, user=False)
         selection.set_hovered_loss(hover_step)
         views.horizon.log_box.setChecked(log_horizon)
-        views.show()
-        app.processEvents()
+        paint()
         return views.export(out)
-    finally:
-        views.close()
-        views.deleteLater()
-        selection.deleteLater()
-        # Delete now: a caller rendering many files may never run an event loop.
-        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def render_session(session_path, out, batch: int | None = None, hover_step: int | None = None,
                    mode: str = "magnitude", horizon: int = 5, size=(1400, 900), force: bool = False) -> Path:
     """Draw recorded batch `batch` (None: the last record) of a session file to PNG or SVG."""
     from ..storage.record_store import RecordStore
-    from .selection import MODES
 
-    out = _check_out(out, force)
+    out = check_image_path(out, overwrite=force)
     if mode not in MODES:
         raise RnnbowError(f"unknown mode {mode!r}; choose {' or '.join(MODES)}")
     store = RecordStore.open(session_path)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-MODES = ("magnitude", "contribution")
-SCALES = ("batch", "global", "recent")
+from ..analysis.view_options import MODES, SCALES
 
 
 class SelectionModel(QObject):

@@ -13,7 +13,7 @@ from PySide6.QtCore import QThread, Signal
 
 from ..core.records import BatchRecord, Sample
 from ..core.errors import RnnbowError, SessionWriteError, TrainingDiverged
-from ..training_run import TrainingRun
+from ..storage.run import TrainingRun
 
 # At ~700 batches/s one signal per batch would swamp the GUI's event queue; 30 ms keeps the
 # hand-over at ≤ 33 per second while the redraw timer still sees fresh data every frame.

@@ -26,3 +26,20 @@ def default_session_path(corpus_name: str, cell: str = "rnn", folder: Path | Non
         path = folder / f"{stem}-{cell}-{stamp}-{counter}.h5"
         counter += 1
     return path
+
+
+PICTURE_SUFFIXES = (".png", ".svg")
+
+
+def check_picture_path(out, force: bool) -> Path:
+    """A picture file to write: .png or .svg, in a folder that exists, not replacing a file unless `force`."""
+    from ..core.errors import RnnbowError
+
+    out = Path(out)
+    if out.suffix.lower() not in PICTURE_SUFFIXES:
+        raise RnnbowError(f"{out}: unknown image type {out.suffix or '(none)'!r}; use .png or .svg")
+    if out.exists() and not force:
+        raise RnnbowError(f"{out}: already exists (use --force to overwrite it)")
+    if not out.parent.is_dir():
+        raise RnnbowError(f"{out}: folder {out.parent} does not exist")
+    return out

@@ -17,7 +17,7 @@ from ..core.cells import make_cell
 from ..core.config import TrainConfig
 from ..core.records import BatchRecord
 from ..core.errors import RnnbowError
-from .session import Session
+from .reader import Session
 
 
 class _Column:

@@ -16,7 +16,7 @@ from rnnbow_desktop.core.corpus import load_corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.selection import SelectionModel
 from rnnbow_desktop.storage.record_store import RecordStore
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.storage.run import TrainingRun
 
 SMALL_CONFIG = TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0, sample_every=0, seed=3)
 SMALL_BATCHES = 60

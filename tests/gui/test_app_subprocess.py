@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from rnnbow_desktop.storage.session import Session
+from rnnbow_desktop.storage.reader import Session
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +80,7 @@ def test_gui_help(env):
 
 
 def test_gui_script_main_parses_the_same_arguments(env):
-    code = "import sys; from rnnbow_desktop.gui.app import main; sys.exit(main(['--help']))"
+    code = "import sys; from rnnbow_desktop.cli import gui_main; sys.exit(gui_main(['--help']))"
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0 and "--corpus" in proc.stdout
 
@@ -152,6 +152,6 @@ def test_quit_after_ms_and_screenshot_hooks(env, session_path, tmp_path):
 def test_gui_launcher_prints_the_version(env):
     from rnnbow_desktop import __version__
 
-    code = "import sys; from rnnbow_desktop.gui.app import main; sys.exit(main(['--version']))"
+    code = "import sys; from rnnbow_desktop.cli import gui_main; sys.exit(gui_main(['--version']))"
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0 and proc.stdout.strip() == f"rnnbow {__version__}"

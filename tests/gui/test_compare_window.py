@@ -16,9 +16,9 @@ from rnnbow_desktop.gui import compare_window
 from rnnbow_desktop.gui.compare_render import render_comparison
 from rnnbow_desktop.gui.compare_window import CompareWindow
 from rnnbow_desktop.gui.views.labels import visible_char
-from rnnbow_desktop.storage.compare import horizon_over_training, horizon_profile, smooth
-from rnnbow_desktop.storage.session import Session
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.analysis.compare import horizon_over_training, horizon_profile, smooth
+from rnnbow_desktop.storage.reader import Session
+from rnnbow_desktop.storage.run import TrainingRun
 
 TEXT = "if (x) { y = x->next; }\n\telse { y = 0; return buf[n]; }\n" * 30
 BATCHES = 60

@@ -19,8 +19,8 @@ from rnnbow_desktop.gui.views import palette
 from rnnbow_desktop.gui.views.labels import describe_char, visible_char
 from rnnbow_desktop.gui.views.stacked_bars import RECENT_WINDOW
 from rnnbow_desktop.storage.record_store import RecordStore
-from rnnbow_desktop.storage.session import Session
-from rnnbow_desktop.training_run import TrainingRun
+from rnnbow_desktop.storage.reader import Session
+from rnnbow_desktop.storage.run import TrainingRun
 
 SIZE = (1200, 800)
 

@@ -21,7 +21,7 @@ from rnnbow_desktop.gui.app import open_settings
 from rnnbow_desktop.gui.corpus_picker import CorpusPicker
 from rnnbow_desktop.gui.live_panels import LossCurve, SamplesPanel, smooth_loss_series
 from rnnbow_desktop.gui.mainwindow import MainWindow
-from rnnbow_desktop.storage.session import Session
+from rnnbow_desktop.storage.reader import Session
 
 TINY = TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0, seed=2)  # the form's fields only
 

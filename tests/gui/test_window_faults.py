@@ -25,8 +25,8 @@ from PySide6.QtWidgets import QMessageBox
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.mainwindow import MainWindow
 from rnnbow_desktop.gui.training_panel import IDLE
-from rnnbow_desktop.storage import session as session_module
-from rnnbow_desktop.storage.session import Session
+from rnnbow_desktop.storage import preflight as preflight_module
+from rnnbow_desktop.storage.reader import Session
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +128,7 @@ HOSTILE = [
 @pytest.mark.parametrize("damage, problem", HOSTILE, ids=[d.__name__.strip("_") for d, _ in HOSTILE])
 def test_a_hostile_session_gets_a_dialog_and_the_shown_session_stays(window, qtbot, session_path, tmp_path,
                                                                      monkeypatch, damage, problem):
-    monkeypatch.setattr(session_module, "PREFLIGHT_TIMEOUT", 3.0)
+    monkeypatch.setattr(preflight_module, "PREFLIGHT_TIMEOUT", 3.0)
     assert window.open_session(session_path)
     window.step_record(-5)
     shown_before = (window.windowTitle(), len(window.store), window.selection.selected, window.session_path)

@@ -7,9 +7,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ...analysis.gradient_stack import gradient_matrix
 from . import palette
 from .labels import visible_char
-from .stacked_bars import BAR_WIDTH, gradient_matrix
+from .stacked_bars import BAR_WIDTH
 
 HINT = "hover a bar segment above to see the horizon of one loss"
 LOG_DECADES = 8  # the log axis shows at most this many powers of ten below the batch's largest part

@@ -14,11 +14,25 @@ each record's own profile (relative to its own local value), then the median ove
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from ..core.errors import SessionFormatError
-from .session import Session
+
+
+class RecordSource(Protocol):
+    """What these measures read from a session (storage's Session is one)."""
+
+    path: Path
+
+    @property
+    def n_records(self) -> int: ...
+
+    def batches(self) -> np.ndarray: ...
+
+    def column(self, name: str, start: int = 0, stop: int | None = None, step: int = 1) -> np.ndarray: ...
 
 
 STATISTICS = ("mean", "median")
@@ -38,7 +52,7 @@ def _evenly_spaced(count: int, limit: int) -> slice:
     return slice(0, count, step)
 
 
-def horizon_profile(session: Session, first_batch: int | None = None, last_batch: int | None = None,
+def horizon_profile(session: RecordSource, first_batch: int | None = None, last_batch: int | None = None,
                     max_records: int = 2000, statistic: str = "mean") -> HorizonProfile:
     """The horizon profile over the records with first_batch ≤ batch ≤ last_batch (default: all)."""
     if statistic not in STATISTICS:
@@ -49,11 +63,8 @@ def horizon_profile(session: Session, first_batch: int | None = None, last_batch
     if hi <= lo:
         raise SessionFormatError(f"{session.path}: no records in the chosen batch range")
     rows = _evenly_spaced(hi - lo, max_records)
-    try:
-        # A strided read: only the used rows leave the file, however long the range.
-        itemized = session.file["records/itemized"][lo + rows.start : hi : rows.step].astype(np.float64)  # (R, n, n) [r, t, j]
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise SessionFormatError(f"{session.path}: records/itemized cannot be read ({exc})") from None
+    # A strided read: only the used rows leave the file, however long the range.
+    itemized = session.column("itemized", lo + rows.start, hi, rows.step).astype(np.float64)  # (R, n, n) [r, t, j]
     n = itemized.shape[1]
     # per_record[r, d] = mean over j of itemized[r, j + d, j]
     per_record = np.stack([np.diagonal(itemized, offset=-d, axis1=1, axis2=2).mean(axis=1) for d in range(n)], axis=1)
@@ -71,20 +82,8 @@ def horizon_profile(session: Session, first_batch: int | None = None, last_batch
     )
 
 
-def horizon_over_training(session: Session, max_points: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+def horizon_over_training(session: RecordSource, max_points: int = 20000) -> tuple[np.ndarray, np.ndarray]:
     """(batch, effective horizon) per record, thinned to at most about `max_points` points."""
     rows = _evenly_spaced(session.n_records, max_points)
     return session.batches()[rows], session.column("horizon")[rows]
 
-
-def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing moving average (same length), for noisy per-batch series such as the horizon."""
-    values = np.asarray(values, dtype=np.float64)
-    if window <= 1 or len(values) == 0:
-        return values
-    cumulative = np.cumsum(np.insert(values, 0, 0.0))
-    out = np.empty(len(values))
-    idx = np.arange(1, len(values) + 1)
-    start = np.maximum(0, idx - window)
-    out[:] = (cumulative[idx] - cumulative[start]) / (idx - start)
-    return out

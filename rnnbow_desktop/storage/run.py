@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.corpus import Corpus
-from .core.config import TrainConfig
-from .core.records import StepResult
-from .core.training import Trainer
-from .core.errors import TrainingDiverged
-from .storage.session import SessionWriter
+from ..core.corpus import Corpus
+from ..core.config import TrainConfig
+from ..core.records import StepResult
+from ..core.training import Trainer
+from ..core.errors import TrainingDiverged
+from .writer import SessionWriter
 
 # Recorded arrays that must be finite for a record to mean anything.
 _MEASURED = ("loss", "itemized", "contribution", "step_gradient", "truncation_error", "itemized_gate")

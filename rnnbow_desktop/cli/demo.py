@@ -1,6 +1,6 @@
-"""The one-command comparison demo: train rnn, lstm and gru on the long-range sample, measure them, show them.
+"""`rnnbow demo`: train rnn, lstm and gru on the long-range sample, measure them, show them.
 
-`rnnbow demo` (also `python -m rnnbow_desktop.compare_demo`) trains the three cells with the same seed
+`rnnbow demo` trains the three cells with the same seed
 and settings on the bundled long-range-dependency corpus (lines such as `20:C...b..C`, where the marker
 after the colon must be repeated exactly d = 5, 10, 20 or 40 characters later), prints what it measured,
 draws the comparison to a picture and opens the "Compare sessions" window. Training and measuring
@@ -9,32 +9,29 @@ import no Qt.
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-# Small matrices: BLAS threads cost more than they gain (see cli.py). Set before numpy loads.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+from ..analysis.compare import horizon_profile
+from ..core.config import TrainConfig
+from ..core.corpus import load_corpus
+from ..core.environment import has_display
+from ..core.errors import RnnbowError
+from ..core.samples import LONG_RANGE_DISTANCES
+from ..storage.paths import check_picture_path, sessions_dir
+from ..storage.reader import Session
+from ..storage.run import TrainingRun
+from .args import PROG, count, positive_int
+from .signals import StopRequests
 
-import numpy as np  # noqa: E402
-
-from .core.corpus import load_corpus  # noqa: E402
-from .core.samples import LONG_RANGE_DISTANCES  # noqa: E402
-from .core.config import TrainConfig
-from .core.errors import RnnbowError  # noqa: E402
-from .storage.compare import horizon_profile  # noqa: E402
-from .storage.session import Session  # noqa: E402
-from .training_run import TrainingRun  # noqa: E402
-
-PROG = "python -m rnnbow_desktop.compare_demo"
 SAMPLE = "long-range"
 CELLS = ("rnn", "lstm", "gru")
 # Two passes over the 400,000-character corpus at n = 50: about 2½ minutes on one core (rnn ~1.5 ms,
@@ -203,13 +200,11 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def format_table(measures: list[CellMeasures]) -> str:
     """The demo's result as plain-text tables (also what the README quotes)."""
-    from .cli import _count
-
     first = measures[0]
     lo, hi = first.end_batches
     lines = [
         f"Measured over the last {LAST_FRACTION:.0%} of training (recorded batches {lo:,}–{hi:,}, "
-        f"{_count(first.records, 'record')} per cell):",
+        f"{count(first.records, 'record')} per cell):",
         "  loss: running loss per character;  horizon: median effective horizon in steps (e(k) ≤ 0.05);",
         "  recall d: closing markers predicted right, in lines whose markers are d apart.",
         "",
@@ -259,18 +254,25 @@ PICTURE_NAME = f"{SAMPLE}-compare.png"  # written next to the sessions unless --
 
 def default_out_dir() -> Path:
     """compare-demo in the per-user sessions folder (the folder the window's sessions go to)."""
-    from .storage.paths import sessions_dir
-
     return sessions_dir() / "compare-demo"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The demo's options, shared by `rnnbow demo` and `python -m rnnbow_desktop.compare_demo`."""
-    from .cli import _positive_int
+def add_parser(sub) -> None:
+    demo = sub.add_parser(
+        "demo", help="train rnn, lstm and gru on the long-range sample and compare them (a few minutes)",
+        description="The comparison demo: train rnn, lstm and gru with the same settings on the bundled "
+                    "long-range-dependency corpus, print what each learned (loss, effective horizon, horizon "
+                    f"profile, recall), draw the comparison to DIR/{PICTURE_NAME} and open it in a window.",
+    )
+    add_arguments(demo)
+    demo.set_defaults(run=run)
 
-    parser.add_argument("--batches", type=_positive_int, default=DEFAULT_BATCHES,
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options."""
+    parser.add_argument("--batches", type=positive_int, default=DEFAULT_BATCHES,
                         help=f"batches per cell (default: {DEFAULT_BATCHES:,}, a few minutes in all)")
-    parser.add_argument("--hidden", type=_positive_int, default=DEFAULT_HIDDEN, help=f"hidden size (default: {DEFAULT_HIDDEN})")
+    parser.add_argument("--hidden", type=positive_int, default=DEFAULT_HIDDEN, help=f"hidden size (default: {DEFAULT_HIDDEN})")
     parser.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
                         help="folder for the three session files and the picture, created if missing "
                              "(default: compare-demo in the per-user sessions folder)")
@@ -281,18 +283,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-window", action="store_true", help="do not open the window: train, print the numbers, write the picture")
     parser.add_argument("--render", type=Path, default=None, metavar="FILE.png|FILE.svg",
                         help=f"where to write the picture of the comparison (default: DIR/{PICTURE_NAME}, replaced on each run)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from .cli import _Parser
-
-    parser = _Parser(
-        prog=PROG,
-        description="Train rnn, lstm and gru on the bundled long-range corpus with the same settings, print "
-                    "what each learned, draw the comparison and open it in a window.",
-    )
-    add_arguments(parser)
-    return parser
 
 
 def _progress_line(live: bool) -> ProgressCallback:
@@ -334,48 +324,35 @@ class _StopRequested(Exception):
 
 def _train_until_stopped(out_dir: Path, args, report: ProgressCallback) -> list[Path]:
     """train_demo, with Ctrl+C turned into a clean stop: a KeyboardInterrupt in the middle of writing
-    a block could leave the session half-written (see cli.cmd_train), so the signal only sets a flag
+    a block could leave the session half-written (see cli/signals.py), so the signal only sets a flag
     that the progress callback checks between batches (at most 100 batches later)."""
-    from .cli import _stop_signals
+    stop_cell = {"cell": None}
+    with StopRequests() as stop:
 
-    stop = {"signal": None, "cell": None}
+        def progress(cell: str, done: int, total: int, loss: float) -> None:
+            stop_cell["cell"] = cell
+            report(cell, done, total, loss)
+            if stop.requested:
+                raise _StopRequested
 
-    def on_signal(signum, _frame):
-        stop["signal"] = signum
-
-    def progress(cell: str, done: int, total: int, loss: float) -> None:
-        stop["cell"] = cell
-        report(cell, done, total, loss)
-        if stop["signal"] is not None:
-            raise _StopRequested
-
-    old_handlers = {sig: signal.signal(sig, on_signal) for sig in _stop_signals()}
-    try:
-        return train_demo(out_dir, batches=args.batches, hidden=args.hidden, force=args.force, reuse=args.reuse,
-                          progress=progress)
-    except _StopRequested:
-        if sys.stderr.isatty():
-            sys.stderr.write("\n")  # end the progress line
-        partial = Path(out_dir) / f"{SAMPLE}-{stop['cell']}.h5"
-        raise RnnbowError(
-            f"stopped: {partial} keeps the batches trained so far (a complete but shorter session); run the demo "
-            "again with --force to train all three from the start"
-        ) from None
-    finally:
-        # After a stop request, further stop signals are ignored on the way out (see cli.cmd_train):
-        # a second Ctrl+C must not end the process by SIGINT instead of with the message. Otherwise
-        # the window that follows gets the usual handlers back.
-        for sig, handler in old_handlers.items():
-            signal.signal(sig, handler if stop["signal"] is None else signal.SIG_IGN)
+        try:
+            return train_demo(out_dir, batches=args.batches, hidden=args.hidden, force=args.force, reuse=args.reuse,
+                              progress=progress)
+        except _StopRequested:
+            if sys.stderr.isatty():
+                sys.stderr.write("\n")  # end the progress line
+            partial = Path(out_dir) / f"{SAMPLE}-{stop_cell['cell']}.h5"
+            raise RnnbowError(
+                f"stopped: {partial} keeps the batches trained so far (a complete but shorter session); run the demo "
+                "again with --force to train all three from the start"
+            ) from None
 
 
-def run(args, prog: str = PROG) -> int:
+def run(args: argparse.Namespace, prog: str = PROG) -> int:
     """The demo for parsed `args` (see add_arguments); raises RnnbowError for anything the user must fix.
 
     What it is doing goes to stderr as it happens; the measured numbers go to stdout.
     """
-    from .gui.app import has_display
-
     window = not args.no_window
     if window and not has_display():
         window = False
@@ -388,11 +365,9 @@ def run(args, prog: str = PROG) -> int:
             out_dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise RnnbowError(f"{out_dir}: cannot create the folder ({exc.strerror or exc})") from None
-    from .gui.render import _check_out
-
     # An explicit picture file is refused before minutes of training, not after; the default one is
     # the demo's own output and is replaced.
-    picture = _check_out(args.render, args.force) if args.render is not None else out_dir / PICTURE_NAME
+    picture = check_picture_path(args.render, args.force) if args.render is not None else out_dir / PICTURE_NAME
     paths = _check_out_dir(out_dir, args.force, args.reuse)
     to_train = [p for p in paths if not (args.reuse and p.exists())]
     started = time.monotonic()
@@ -411,10 +386,10 @@ def run(args, prog: str = PROG) -> int:
     # Drawn (and shown) on a batch where a marker 20 characters back must be recalled, that loss hovered.
     batch, step = showcase(paths[0]) or (None, None)
     if window:
-        from .gui.app import _application
+        from ..gui.app import application
 
-        _application()  # the window's application, before the picture makes a plain one
-    from .gui.compare_render import render_comparison
+        application()  # the window's application, before the picture makes a plain one
+    from ..gui.compare_render import render_comparison
 
     _say(f"Drawing the comparison to {picture}…")
     render_comparison(paths, picture, force=True, profile_over="last", profile_statistic="median",
@@ -428,19 +403,6 @@ def run(args, prog: str = PROG) -> int:
     if not window:
         return 0
     _say("Opening the comparison window (close it to finish)…")
-    from .gui.compare_window import run_compare_window
+    from ..gui.compare_window import run_compare_window
 
     return run_compare_window(paths, profile_over="last", profile_statistic="median", batch=batch, hover_step=step)
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except RnnbowError as exc:
-        sys.stderr.write(f"{PROG}: {' '.join(str(exc).split())}\n")
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,360 @@
+"""Writing a session: an HDF5 file appended to while training, readable live and after a crash.
+
+The writer appends in blocks and flushes at least every `flush_interval` seconds in SWMR mode, so
+another process can watch a session grow and a killed writer leaves every flushed block readable.
+Each flush is a small commit: the bulky columns are written and flushed first, the `batch` and
+`loss` columns that say "these rows exist" last. After a failed write the writer stops touching the
+file at once. What survives which fault: docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..core.cells import make_cell
+from ..core.config import TrainConfig
+from ..core.corpus import Corpus
+from ..core.errors import ConfigError, SessionWriteError
+from ..core.records import StepResult
+from .h5io import H5_ERRORS, reraise_own_bugs, reason
+from .locks import in_use, writer_closed, writer_lock, writer_opened
+from .schema import FORMAT, FORMAT_VERSION, PARAM_NAMES, checkpoint_shapes, corpus_dtype, fill_value, record_fields
+
+_CHUNK_BYTES = 256 * 1024
+
+
+def _growable(group: h5py.Group, name: str, row_shape: tuple, dtype) -> h5py.Dataset:
+    row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+    chunk_rows = max(1, min(4096, _CHUNK_BYTES // row_bytes))
+    fill = fill_value(dtype)
+    extra = {} if fill is None else {"fillvalue": fill}
+    return group.create_dataset(
+        name, shape=(0, *row_shape), maxshape=(None, *row_shape), dtype=dtype, chunks=(chunk_rows, *row_shape), **extra
+    )
+
+
+def append_rows(ds: h5py.Dataset, rows: np.ndarray, start: int) -> None:
+    """Write `rows` at `start` (not at the current end): repeating an interrupted block is harmless."""
+    ds.resize(start + len(rows), axis=0)
+    ds[start:] = rows
+
+
+
+def ignore_file_size_signal() -> None:
+    """Let writes past a file-size limit fail with EFBIG (which is reported) instead of killing us.
+
+    The default action of SIGXFSZ ends the process on the spot, which would lose the error message
+    and the orderly close. Only the main thread may set signal handlers; elsewhere this does nothing.
+    """
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass
+
+
+@dataclass
+class _Pending:
+    """What was trained since the last flush."""
+
+    loss: list = field(default_factory=list)
+    records: list = field(default_factory=list)
+    checkpoints: list = field(default_factory=list)
+    samples: list = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.loss or self.records or self.checkpoints or self.samples)
+
+
+class SessionWriter:
+    """Creates a session file and appends what a Trainer produces; use as a context manager.
+
+    The first failed write (disk full, file too large, I/O error) raises `SessionWriteError` and
+    ends all writing: the file is closed without another byte written, so it stays as readable as
+    after the last successful flush. Later calls to `add` and `flush` raise the same error again;
+    `close` does not.
+    """
+
+    def __init__(self, path, config: TrainConfig, corpus: Corpus, force: bool = False, flush_interval: float = 0.5):
+        self.path = Path(path)
+        self.config = config
+        self.flush_interval = flush_interval
+        self.closed = False
+        self.failed: SessionWriteError | None = None
+        self._lock_fd = None
+        self._trust_key = None
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise ConfigError(f"{self.path}: folder {folder} does not exist")
+        if self.path.is_dir():
+            raise SessionWriteError(f"{self.path}: is a folder")
+        if self.path.exists():
+            if not force:
+                raise SessionWriteError(f"{self.path}: already exists (use --force to overwrite it)")
+            # Writing the new file empties the old one at once; make sure no training run is writing it.
+            if in_use(self.path):
+                raise SessionWriteError(f"{self.path}: is open in another program (a training run writing it?); not overwriting it")
+        ignore_file_size_signal()
+        cell = make_cell(config.cell)
+        self.n_gates = cell.n_gates
+        self.record_fields = record_fields(cell.n_gates)
+        self.file = None
+        self._datasets: dict[str, h5py.Dataset] = {}
+        # The empty session is laid out in memory and written with plain file I/O: when HDF5 itself
+        # hit a full disk while creating objects, the failure surfaced in a destructor and the next
+        # call crashed (segfault); an OSError from Python's write is reported cleanly instead.
+        try:
+            image = self._layout(corpus, cell)
+        except H5_ERRORS as exc:
+            reraise_own_bugs(exc)
+            raise SessionWriteError(f"{self.path}: cannot be created ({reason(exc)})") from None
+        try:
+            with open(self.path, "wb") as out:
+                out.write(image)
+            self.file = h5py.File(self.path, "r+", libver="latest")
+            # Handles stay open for the whole run: a handle closed mid-run makes HDF5 write its
+            # object header, and after a failed write that fails again inside a destructor.
+            for name in self._dataset_names(cell):
+                self._datasets[name] = self.file[name]
+            self.file.swmr_mode = True
+        except H5_ERRORS as exc:
+            reraise_own_bugs(exc)
+            # Nothing of value is in the file yet: leave no half-made session behind.
+            self._abandon()
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+            raise SessionWriteError(f"{self.path}: cannot be created ({reason(exc)})") from None
+        self._lock_fd = writer_lock(self.path)
+        self._trust_key = writer_opened(self.path)
+        self._pending = _Pending()
+        self._rows = {"records": 0, "checkpoints": 0, "samples": 0, "loss": 0}
+        self._last_flush = time.monotonic()
+
+    def _dataset_names(self, cell) -> list[str]:
+        names = [f"records/{name}" for name in self.record_fields]
+        names += [f"checkpoints/{name}" for name in ("batch", *PARAM_NAMES, "h0")]
+        if cell.n_state > 1:
+            names.append("checkpoints/c0")
+        return names + ["training/loss", "samples/batch", "samples/text"]
+
+    def _layout(self, corpus: Corpus, cell) -> bytes:
+        """The bytes of a new, empty session file."""
+        buffer = io.BytesIO()
+        with h5py.File(buffer, "w", libver="latest") as f:
+            self._create(f, corpus, cell)
+        return buffer.getvalue()
+
+    def _create(self, f: h5py.File, corpus: Corpus, cell) -> None:
+        cfg = self.config
+        H, n, V = cfg.hidden_size, cfg.seq_length, corpus.vocab_size
+        attrs = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "app_version": __version__,
+            "cell": cfg.cell,
+            "hidden_size": H,
+            "seq_length": n,
+            "learning_rate": cfg.learning_rate,
+            "seed": cfg.seed,
+            "horizon_epsilon": cfg.horizon_epsilon,
+            "record_every": cfg.record_every,
+            "checkpoint_every": cfg.checkpoint_every,
+            "sample_every": cfg.sample_every,
+            "sample_length": cfg.sample_length,
+            "clip": cfg.clip,
+            "optimizer": "adagrad",
+            "vocab_size": V,
+            "gate_names": list(cell.gate_names),
+            "complete": False,
+        }
+        f.attrs.update(attrs)
+        f.create_dataset("vocab", data=np.array([ord(c) for c in corpus.vocab], dtype=np.int32))
+        ds = f.create_dataset("corpus", data=corpus.ids.astype(corpus_dtype(V)), chunks=True)
+        ds.attrs.update({"name": corpus.name, "sha256": corpus.sha256, "source": corpus.source, "length": len(corpus.ids)})
+
+        records = f.create_group("records")
+        for name, (shape, dtype) in self.record_fields.items():
+            _growable(records, name, shape(n, cell.n_gates), dtype)
+        checkpoints = f.create_group("checkpoints")
+        _growable(checkpoints, "batch", (), np.int64)
+        shapes = checkpoint_shapes(cell.n_gates, cell.n_state, H, V)
+        for name, shape in shapes.items():
+            _growable(checkpoints, name, shape, np.float64)
+        training = f.create_group("training")
+        _growable(training, "loss", (), np.float32)
+        samples = f.create_group("samples")
+        _growable(samples, "batch", (), np.int64)
+        _growable(samples, "text", (), h5py.string_dtype())
+
+    # -- progress ---------------------------------------------------------------------------------
+    @property
+    def records_written(self) -> int:
+        """Records committed to the file (flushed)."""
+        return self._rows["records"]
+
+    @property
+    def batches_written(self) -> int:
+        """Batches whose loss is committed to the file (flushed)."""
+        return self._rows["loss"]
+
+    # -- writing --------------------------------------------------------------------------------------
+    def add(self, step: StepResult) -> None:
+        """Queue what one trained batch produced; flushes when the interval has passed."""
+        if self.failed is not None:
+            raise self.failed
+        if self.closed:
+            raise SessionWriteError(f"{self.path}: the session is already closed")
+        pending = self._pending
+        pending.loss.append(step.loss)
+        if step.record is not None:
+            pending.records.append(step.record)
+        if step.checkpoint is not None:
+            pending.checkpoints.append(step.checkpoint)
+        if step.sample is not None:
+            pending.samples.append(step.sample)
+        if time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit everything queued; a reader (or a crash) sees all of it or none of each row."""
+        if self.failed is not None:
+            raise self.failed
+        if self.closed:
+            return
+        try:
+            self._write_pending()
+        except H5_ERRORS as exc:
+            reraise_own_bugs(exc)
+            raise self._fail(exc) from None
+        self._last_flush = time.monotonic()
+
+    def _write_pending(self) -> None:
+        pending, rows, ds = self._pending, self._rows, self._datasets
+        if not pending:
+            return
+        # Phase 1: everything except the columns that say a row exists, then flush, so those rows'
+        # data are on disk before any reader (or the file left by a crash) counts them.
+        if pending.records:
+            recs = pending.records
+            for name in self.record_fields:
+                if name != "batch":
+                    append_rows(ds[f"records/{name}"], np.stack([getattr(r, name) for r in recs]), rows["records"])
+        if pending.checkpoints:
+            cps = pending.checkpoints
+            for name in PARAM_NAMES:
+                append_rows(ds[f"checkpoints/{name}"], np.stack([c.params[name] for c in cps]), rows["checkpoints"])
+            append_rows(ds["checkpoints/h0"], np.stack([c.state[0] for c in cps]), rows["checkpoints"])
+            if "checkpoints/c0" in ds:
+                append_rows(ds["checkpoints/c0"], np.stack([c.state[1] for c in cps]), rows["checkpoints"])
+        if pending.samples:
+            texts = np.array([s.text for s in pending.samples], dtype=object)
+            append_rows(ds["samples/text"], texts, rows["samples"])
+        self.file.flush()
+        # Phase 2: the commit columns. A crash in here leaves at most rows whose batch reads as the
+        # fill value -1 (or a loss of NaN), which readers drop.
+        if pending.records:
+            append_rows(ds["records/batch"], np.array([r.batch for r in pending.records], dtype=np.int64), rows["records"])
+        if pending.checkpoints:
+            append_rows(ds["checkpoints/batch"], np.array([c.batch for c in pending.checkpoints], dtype=np.int64), rows["checkpoints"])
+        if pending.samples:
+            append_rows(ds["samples/batch"], np.array([s.batch for s in pending.samples], dtype=np.int64), rows["samples"])
+        append_rows(ds["training/loss"], np.array(pending.loss, dtype=np.float32), rows["loss"])
+        self.file.flush()
+        committed = {
+            "records": rows["records"] + len(pending.records),
+            "checkpoints": rows["checkpoints"] + len(pending.checkpoints),
+            "samples": rows["samples"] + len(pending.samples),
+            "loss": rows["loss"] + len(pending.loss),
+        }
+        # One statement, so an interrupt (Ctrl+C in a notebook) cannot separate the two.
+        self._rows, self._pending = committed, _Pending()
+
+    def _fail(self, exc: BaseException) -> SessionWriteError:
+        """Stop writing for good after `exc`; returns the error to raise (now and on later calls)."""
+        self.failed = SessionWriteError(
+            f"{self.path}: cannot write the session ({reason(exc)}); training stopped. "
+            f"The file keeps the {self._rows['records']:,} records of the first {self._rows['loss']:,} "
+            "batches, saved before the failure."
+        )
+        self._abandon()
+        return self.failed
+
+    def _abandon(self) -> None:
+        """Close the HDF5 file without writing another byte to it.
+
+        After a failed write HDF5's caches hold data the disk refused. A normal close retries those
+        writes; some then succeed (metadata rewritten in place) and describe data that never reached
+        the disk, and h5py crashed (segfault) in a later clean-up. Pointing HDF5's file descriptor at
+        the null device first makes the close write nowhere, so the file stays exactly as the last
+        successful write left it: the same state as after a kill, which readers open fine.
+        """
+        self._datasets = {}
+        if self.file is None:
+            self._release_lock()
+            return
+        try:
+            if self.file.id.valid and self.file.driver == "sec2":
+                fd = self.file.id.get_vfd_handle()
+                null = os.open(os.devnull, os.O_RDWR)
+                try:
+                    os.dup2(null, fd)
+                finally:
+                    os.close(null)
+        except H5_ERRORS as exc:
+            reraise_own_bugs(exc)
+            pass
+        try:
+            self.file.close()
+        except H5_ERRORS as exc:
+            reraise_own_bugs(exc)
+            pass
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        writer_closed(self.path, self._trust_key)
+        self._trust_key = None
+        if self._lock_fd is not None:
+            try:
+                os.close(self._lock_fd)
+            except OSError:
+                pass
+            self._lock_fd = None
+
+    def close(self) -> None:
+        """Write what is pending and mark the session complete. Safe to call twice, and after a failure."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.failed is not None:
+            return  # already closed by _fail; the error was raised where it happened
+        try:
+            self._write_pending()
+            self.file.attrs["complete"] = True
+            self.file.flush()
+            self._datasets = {}
+            self.file.close()
+        except H5_ERRORS as exc:
+            reraise_own_bugs(exc)
+            raise self._fail(exc) from None
+        finally:
+            self._release_lock()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
