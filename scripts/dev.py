@@ -149,10 +149,44 @@ def cmd_run(args) -> int:
     return subprocess.call(command)
 
 
+TEST_EXTRAS = "test"
+# The PyTorch checks (recorder, replay against torch.nn) run where torch is installed. CI installs this
+# release: on the CI machines it is the CPU build, kept on disk; from PyPI on Linux it is a CUDA build
+# of several GB, so a user asks for it with --with-torch.
+TORCH_FOR_TESTS = "torch==2.13.0"
+
+
+def ensure_torch() -> None:
+    found = subprocess.run([str(PY), "-c", "import torch"], capture_output=True)
+    if found.returncode == 0:
+        return
+    say(f"installing {TORCH_FOR_TESTS} for the PyTorch tests")
+    if subprocess.run([str(PY), "-m", "pip", "--disable-pip-version-check", "-q", "install", TORCH_FOR_TESTS]).returncode != 0:
+        fail(f"installing {TORCH_FOR_TESTS} failed (see pip's message above)")
+
+
+def check_architecture() -> int:
+    """The layer contracts (import-linter) and the types of core/ and analysis/ (mypy), before the tests."""
+    for name, command in (("import layers (lint-imports)", [str(BIN / "lint-imports")]),
+                          ("types of core/ and analysis/ (mypy)", [str(PY), "-m", "mypy"])):
+        say(f"checking {name}")
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stdout + done.stderr, file=sys.stderr)
+            say(f"the check of {name} failed (see above)")
+            return done.returncode
+    return 0
+
+
 def cmd_test(args) -> int:
     ensure_venv()
-    ensure_installed("test")
+    ensure_installed(TEST_EXTRAS)
+    if args.with_torch:
+        ensure_torch()
     ensure_qt_libraries("offscreen", args.install_system_deps)
+    code = check_architecture()
+    if code:
+        return code
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     return subprocess.call([str(PY), "-m", "pytest", *args.rest], cwd=ROOT, env=env)
 
@@ -169,6 +203,8 @@ def main() -> int:
     parser.add_argument("command", choices=("run", "test", "freeze"))
     parser.add_argument("--install-system-deps", action="store_true",
                         help="as root on Debian/Ubuntu, apt-get install missing Qt libraries instead of only naming them")
+    parser.add_argument("--with-torch", action="store_true",
+                        help=f"test: also install {TORCH_FOR_TESTS} so that the PyTorch tests run instead of skipping")
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="passed on to rnnbow gui / pytest / build_frozen.py")
     args = parser.parse_args()
     return {"run": cmd_run, "test": cmd_test, "freeze": cmd_freeze}[args.command](args)

@@ -96,16 +96,21 @@ def test_output_folder_must_exist(tmp_path, corpus_file):
     assert out.returncode == 1 and "does not exist" in out.stderr
 
 
-def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path, corpus_file):
+@pytest.mark.parametrize("environment", [
+    {"PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8"},
+    {},  # a clean environment: no locale, stdout block-buffered (the case that once gave exit 120)
+], ids=["unbuffered", "clean"])
+def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path, corpus_file, environment):
     # `rnnbow info s.h5 | head -1` on a big session: head exits before info writes.
     session = tmp_path / "s.h5"
     assert rnnbow("train", corpus_file, "--batches", 5, "--hidden", 8, "--seq-len", 8, "--out", session).returncode == 0
     read_end, write_end = os.pipe()
     os.close(read_end)  # nobody will read
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"), **environment}
     with open(write_end, "wb") as stdout:
         done = subprocess.run([sys.executable, "-m", "rnnbow_desktop", "info", str(session)], stdout=stdout,
-                              stderr=subprocess.PIPE, text=True, timeout=60)
-    assert done.returncode == 141 and done.stderr == ""
+                              stderr=subprocess.PIPE, text=True, timeout=60, env=env)
+    assert (done.returncode, done.stderr) == (141, "")
 
 
 def test_info_on_a_non_session(tmp_path):

@@ -5,7 +5,8 @@ import pytest
 
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
-from rnnbow_desktop.analysis.compare import horizon_over_training, horizon_profile, smooth
+from rnnbow_desktop.analysis.compare import horizon_over_training, horizon_profile
+from rnnbow_desktop.analysis.smoothing import moving_average
 from rnnbow_desktop.storage.reader import Session
 from rnnbow_desktop.storage.run import TrainingRun
 
@@ -45,8 +46,8 @@ def test_horizon_over_training(session):
     assert horizon[0] == session.record(0).horizon
 
 
-def test_smooth_is_a_trailing_mean():
-    np.testing.assert_allclose(smooth(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0])
+def test_moving_average_is_a_trailing_mean():
+    np.testing.assert_allclose(moving_average(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0])
 
 
 def test_median_profile_is_the_median_of_each_records_own_profile(session):

@@ -3,11 +3,12 @@
 import subprocess
 import sys
 import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rnnbow_desktop.core.corpus import Corpus, builtin_unavailable, load_corpus
+from rnnbow_desktop.core.corpus import Corpus, Skipped, builtin_unavailable, load_corpus, summarize_skipped
 from rnnbow_desktop.core.errors import CorpusError
 
 
@@ -28,10 +29,52 @@ def test_file_folder_and_names(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     folder = load_corpus(tmp_path)
     assert folder.text == "first file\nsecond file\nthird\n"
-    assert len(folder.skipped) == 2 and any("binary" in s for s in folder.skipped)
+    assert len(folder.skipped) == 2 and any("binary" in str(s) for s in folder.skipped)
     assert load_corpus(tmp_path / "a.txt").text == "first file\n"
     sample = load_corpus("c-like")
     assert sample.name == "c-like" and "->" in sample.text
+
+
+def test_hidden_files_and_folders_are_left_out_and_reported(tmp_path):
+    # Issue 13: a 29-character file in a git repository became a 24,267-character corpus (.git was read).
+    repo = tmp_path / "repo"
+    (repo / ".git" / "objects").mkdir(parents=True)
+    (repo / ".git" / "config").write_text("[core]\n\tbare = false\n" * 500)
+    (repo / ".git" / "objects" / "pack.txt").write_text("x" * 5000)
+    (repo / ".env").write_text("TOKEN=1\n")
+    (repo / "src" / ".cache").mkdir(parents=True)
+    (repo / "src" / ".cache" / "old.c").write_text("stale\n")
+    (repo / "src" / "util.c").write_text("int twice(int x) { return 2 * x; }\n")
+    (repo / "main.c").write_text("int main(void) { return 0; }\n")
+    (repo / "logo.bin").write_bytes(b"\x89PNG\x00\x00")
+    corpus = load_corpus(repo)
+    assert len("int main(void) { return 0; }\n") == 29
+    assert corpus.text == "int main(void) { return 0; }\nint twice(int x) { return 2 * x; }\n"
+    assert [(Path(s.path).relative_to(repo).as_posix(), s.kind) for s in corpus.skipped] == [
+        (".env", "hidden file"), (".git", "hidden folder"), ("logo.bin", "unreadable file"),
+        ("src/.cache", "hidden folder")]
+    # What the CLI prints after "rnnbow: skipped ": the path and why.
+    assert [str(s) for s in corpus.skipped] == [
+        f"{repo / '.env'}: is a hidden file", f"{repo / '.git'}: is a hidden folder",
+        f"{repo / 'logo.bin'}: is a binary file, not text", f"{repo / 'src' / '.cache'}: is a hidden folder"]
+    # What the corpus picker shows.
+    assert corpus.skipped_summary() == \
+        "skipped 2 hidden folders (.cache, .git), 1 hidden file (.env) and 1 unreadable file (logo.bin)"
+
+
+def test_a_hidden_folder_chosen_as_the_corpus_is_read(tmp_path):
+    folder = tmp_path / ".notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("kept as chosen\n")
+    corpus = load_corpus(folder)
+    assert corpus.text == "kept as chosen\n" and corpus.skipped == () and corpus.skipped_summary() == ""
+
+
+def test_the_summary_of_what_was_skipped_stays_one_short_line():
+    many = [Skipped(f"/r/.d{i}", "hidden folder", "") for i in range(5)]
+    assert summarize_skipped(many) == "skipped 5 hidden folders (.d0, .d1, .d2, …)"
+    assert summarize_skipped([Skipped("/r/x.bin", "unreadable file", "")]) == "skipped 1 unreadable file (x.bin)"
+    assert summarize_skipped([]) == ""
 
 
 def test_builtin_corpora_come_from_the_running_python():
@@ -100,3 +143,29 @@ def test_unreadable_file(tmp_path, permissions_apply):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert done.stdout.strip() == f"{path}: permission denied"
+
+
+UNLISTABLE_CHILD = """
+import sys
+from rnnbow_desktop.core.corpus import load_corpus
+corpus = load_corpus(sys.argv[1])
+print(repr(corpus.text))
+print(corpus.skipped_summary())
+print(corpus.skipped[0])
+"""
+
+
+def test_a_subfolder_that_cannot_be_listed_is_skipped_and_reported(tmp_path, permissions_apply):
+    (tmp_path / "a.txt").write_text("readable text\n")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "b.txt").write_text("never read\n")
+    locked.chmod(0)
+    try:
+        done = subprocess.run([sys.executable, "-c", UNLISTABLE_CHILD, tmp_path], preexec_fn=permissions_apply,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.splitlines() == ["'readable text\\n'", "skipped 1 unreadable folder (locked)",
+                                        f"{locked}: cannot be listed (Permission denied)"]

@@ -1,5 +1,8 @@
 """The session file: round trip, determinism, live reading, and the public names other programs rely on."""
 
+import json
+import math
+import platform
 import subprocess
 import sys
 import time
@@ -12,6 +15,7 @@ from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.training import batch_gradients
 from rnnbow_desktop.core.cells import RNNCell
+from rnnbow_desktop.core.environment import describe_environment
 from rnnbow_desktop.core.errors import SessionWriteError
 from rnnbow_desktop.storage.record_store import RecordStore
 from rnnbow_desktop.storage.reader import Session
@@ -192,3 +196,86 @@ def test_writer_flushes_on_its_own_within_a_second(tmp_path):
         assert seen > 0, "records flushed within ~1 s are visible to a reader"
     finally:
         run.close()
+
+
+# -- a full disk after the first batch keeps it (issue 13) ---------------------------------------
+
+
+def test_the_first_batch_is_committed_at_once(tmp_path):
+    """A write error any time after the first batch keeps records, however fast the machine: the
+    first flush no longer waits for the flush interval, in which a fast machine trained hundreds
+    of batches (and the disk had to hold all of them, or the file kept none)."""
+    path = tmp_path / "first.h5"
+    run = TrainingRun(Corpus("c", TEXT), CFG, path)
+    try:
+        run.writer.flush_interval = 1e9  # stands for a machine that trains everything before a timed flush
+        run.step()
+        assert run.writer.batches_written == 1 and run.writer.records_written == 1
+        with Session(path) as s:
+            assert (s.n_records, s.batches_trained, s.n_checkpoints, s.n_samples) == (1, 1, 1, 1)
+            assert s.record(0).batch == 0
+        for _ in range(3):
+            run.step()
+        assert run.writer.batches_written == 1, "later batches wait for the interval"
+    finally:
+        run.close()
+
+
+def test_checkpoints_and_samples_take_chunks_of_a_few_rows(tmp_path):
+    """A checkpoint comes every few dozen batches; a 256 KiB chunk per checkpoint dataset made the
+    first flush 1.8 MB larger (a (4, 100) float64 dataset took 261 kB)."""
+    path = tmp_path / "s.h5"
+    write_session(path, batches=1, cfg=TrainConfig(hidden_size=10, seq_length=7, checkpoint_every=5, sample_every=4))
+    with h5py.File(path, "r") as f:
+        for group in ("checkpoints", "samples"):
+            for name, ds in f[group].items():
+                # A variable-length string is stored as a 16-byte reference to HDF5's global heap.
+                row_bytes = 16 if ds.dtype.kind == "O" else ds.dtype.itemsize * math.prod(ds.shape[1:])
+                assert ds.shape[0] == 1 and ds.chunks[0] <= 8, (name, ds.chunks)
+                assert ds.id.get_storage_size() <= 8 * row_bytes, (name, ds.id.get_storage_size())
+
+
+# -- the environment of a run (issue 13) ---------------------------------------------------------
+
+
+def test_the_environment_is_described_in_plain_json_values():
+    env = describe_environment()
+    assert json.loads(json.dumps(env)) == env
+    assert env["python"].startswith(platform.python_version() + " ") and env["numpy"] == np.__version__
+    assert env["machine"] == platform.machine() and platform.system() in env["os"]
+    assert isinstance(env["cpu_count"], int) and env["cpu_count"] >= 1
+    for key in ("app_version", "blas", "cpu"):
+        assert isinstance(env[key], str) and env[key], key
+
+
+def test_the_session_records_its_environment_and_the_reader_gives_it_back(tmp_path):
+    path = tmp_path / "s.h5"
+    write_session(path, batches=2)
+    with h5py.File(path, "r") as f:
+        stored = json.loads(f.attrs["environment"])
+    assert stored == {**describe_environment(), "h5py": h5py.__version__, "hdf5": h5py.version.hdf5_version}
+    with Session(path) as s:
+        assert s.info.environment == stored
+        assert s.summary()["environment"] == stored and s.notes == []
+
+
+def test_a_session_written_before_the_environment_was_recorded_still_opens(tmp_path):
+    path = tmp_path / "old.h5"
+    write_session(path, batches=4)
+    with h5py.File(path, "r+") as f:
+        del f.attrs["environment"]
+    with Session(path, check=True) as s:
+        assert s.info.environment == {} and s.summary()["environment"] == {}
+        assert s.n_records == 2 and s.notes == []
+
+
+@pytest.mark.parametrize("value", ["not json {", "[1, 2]", "[" * 30_000 + "]" * 30_000, np.int64(3),
+                                   json.dumps({"pad": "x" * 100_000})])
+def test_an_unusable_environment_is_ignored_with_a_note(tmp_path, value):
+    path = tmp_path / "odd.h5"
+    write_session(path, batches=2)
+    with h5py.File(path, "r+") as f:
+        f.attrs["environment"] = value
+    with Session(path, check=True) as s:
+        assert s.info.environment == {} and s.n_records == 1
+        assert s.notes == ["left out the recorded environment: its attribute is not a JSON object of at most 64 KiB"]

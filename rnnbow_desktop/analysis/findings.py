@@ -11,11 +11,14 @@ deviation and largest upward excursion, or mean); a record's trailing level is t
 medians of the 8 blocks before its own block, and its spread the median of their spreads. So the
 window trails a record by 0 to W/8 − 1 records (its own block, where a burst would lift its own
 level, is left out) and the median of block medians stands in for the median of the W values: for
-stationary noise the two share their centre and differ by about a tenth of the noise width. Blocks
+stationary noise the two share their centre and differ by 0.017 standard deviations of the noise
+(root mean square; measured for normal and Student-t(3) noise, W = 2000). Blocks
 are summarised a chunk of 2^20 records at a time, so memory beyond the input columns is O(R / W)
 for the statistics plus a fixed chunk, whatever the length of the run. Change tests (horizon shift,
 plateau end, corpus change) compare medians of block summaries on either side of a block boundary,
-then place the change exactly with a least-squares split of the raw values near that boundary.
+then place the change with a least-squares fit to the raw values near that boundary (a step for
+the horizon and the character mix, a flat stretch turning into a decline for a plateau); a change
+seen in the loss alone is placed to the nearest chunk of the corpus.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ _TINY = 1e-12  # floor before a logarithm: a zero gradient or loss must not give
 
 # Spikes: a value counts when it is this many robust standard deviations above its trailing level,
 # AND `_TAIL` times above the typical largest excursion of a trailing block (which holds heavy-tailed
-# noise back: its ordinary maxima are far beyond 6 sigma), AND above a minimum effect size.
+# noise back: there the largest of a block's values is often beyond 6 sigma), AND above a minimum
+# effect size. For normal noise the first test decides (a block's largest excursion is ~2.9 sigma).
 _SPIKE_Z = 6.0
 _TAIL = 2.0
 _GRADIENT_MIN_LOG_RATIO = math.log(2.0)  # at least 2× the level
@@ -70,6 +74,7 @@ _CORPUS_MIN_MIX = 0.2  # total-variation distance of the character mixes
 _CORPUS_MIN_LOSS = math.log(1.1)  # a 10 % change of the (detrended) loss level
 _CORPUS_MIX_FLOOR = 0.01
 _CORPUS_LOSS_FLOOR = 0.01
+_MAX_COUNTS = 1 << 22  # character counts kept per chunk of the corpus, in all (32 MB)
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,7 @@ def find_interesting(
     shorter than two windows use half their length. Findings need enough run on either side: half
     a window before a spike, a window on each side of a horizon shift or corpus change.
     """
-    wanted = _KIND_NAMES if kinds is None else tuple(kinds)
+    wanted = _KIND_NAMES if kinds is None else (kinds,) if isinstance(kinds, str) else tuple(kinds)
     unknown = [k for k in wanted if k not in _KIND_NAMES]
     if unknown:
         raise ConfigError(f"unknown kind of finding '{unknown[0]}' (known: {', '.join(_KIND_NAMES)})")
@@ -187,12 +192,15 @@ class _Axis:
     def batch(self, index) -> int:
         return int(index if self.batches is None else self.batches[index])
 
-    def span(self, records: int) -> int:
-        """Batches spanned by that many records (records may be every k-th batch)."""
+    def spacing(self) -> float:
+        """Batches per record (records may be every k-th batch)."""
         if self.batches is None or len(self.batches) < 2:
-            return records
-        step = (int(self.batches[-1]) - int(self.batches[0])) / (len(self.batches) - 1)
-        return int(round(records * step))
+            return 1.0
+        return max(1.0, (int(self.batches[-1]) - int(self.batches[0])) / (len(self.batches) - 1))
+
+    def span(self, records: int) -> int:
+        """Batches spanned by that many records."""
+        return round(records * self.spacing())
 
     def chunk(self, start: int, stop: int, log: bool | None = None) -> np.ndarray:
         """A float64 copy of values[start:stop], scaled, as logarithms if the axis (or `log`) says so."""
@@ -213,11 +221,11 @@ class _Axis:
             for a in range(0, nb, per):
                 z = min(nb, a + per)
                 x = self.chunk(a * b, z * b).reshape(z - a, b)
-                med[a:z] = np.median(x, axis=1)
+                med[a:z] = _row_medians(x)
                 x -= med[a:z, None]
                 top[a:z] = x.max(axis=1)
                 np.abs(x, out=x)
-                mad[a:z] = np.median(x, axis=1)
+                mad[a:z] = _row_medians(x)
             self._summary = (med, mad, top)
         return self._summary
 
@@ -229,6 +237,16 @@ class _Axis:
             z = min(nb, a + per)
             out[a:z] = self.chunk(a * b, z * b).reshape(z - a, b).mean(axis=1)
         return out
+
+
+def _row_medians(x: np.ndarray) -> np.ndarray:
+    """(m, b) → (m,) medians, reordering each row of x in place (np.median would copy all of x first)."""
+    k = x.shape[1] // 2
+    if x.shape[1] % 2:
+        x.partition(k, axis=1)
+        return x[:, k].copy()
+    x.partition([k - 1, k], axis=1)
+    return (x[:, k - 1] + x[:, k]) / 2
 
 
 def _trailing(stat: np.ndarray) -> np.ndarray:
@@ -263,14 +281,18 @@ def _one_per_event(where: np.ndarray, evidence: np.ndarray, radius: int) -> np.n
     return order[first]
 
 
-def _best_split(y: np.ndarray) -> int:
-    """i in 1 … m−1 where y[:i] and y[i:] differ most (CUSUM; y (m,) or (m, V), features summed)."""
-    m = len(y)
-    y2 = y.reshape(m, -1)
-    cusum = np.cumsum(y2 - y2.mean(axis=0), axis=0)[:-1]  # (m − 1, V)
+def _best_split(columns: Iterable[np.ndarray]) -> int:
+    """i in 1 … m−1 where the (m,) columns differ most between [:i] and [i:]: CUSUM, summed over columns.
+
+    Columns come one at a time so a text's characters (one indicator column each) need no (m, V) matrix.
+    """
+    stat = np.zeros(0)
+    for y in columns:
+        cusum = np.abs(np.cumsum(y - y.mean())[:-1])
+        stat = cusum if len(stat) == 0 else stat + cusum
+    m = len(stat) + 1
     i = np.arange(1, m)
-    stat = np.abs(cusum).sum(axis=1) * np.sqrt(m / (i * (m - i)))
-    return int(i[np.argmax(stat)])
+    return int(i[np.argmax(stat * np.sqrt(m / (i * (m - i))))])
 
 
 def _hinge_start(y: np.ndarray) -> int:
@@ -338,8 +360,7 @@ def _spikes(axis: _Axis, kind: str) -> list[Finding]:
         span = f"the previous {axis.span(min(q, BLOCKS) * b):,} batches"
         if kind == "conflict":
             lvl = float(level[q])
-            reason = (f"{value:.0%} of the update pulled against by negative contributions, "
-                      f"against {lvl:.0%} over {span}")
+            reason = f"{value:.0%} of the contributions pull against the update ({lvl:.0%} over {span})"
         else:
             lvl = math.exp(level[q])
             unit = " nats per character" if kind == "loss_spike" else ""
@@ -401,7 +422,7 @@ def _horizon_shifts(axis: _Axis) -> list[Finding]:
         # Window medians shift fully for boundaries up to BLOCKS/2 blocks either side of the true
         # change, so the split is sought over both windows.
         lo, hi = (qq - BLOCKS) * b, min(len(axis.values), (qq + BLOCKS) * b)
-        start = lo + _best_split(axis.chunk(lo, hi))
+        start = lo + _best_split([axis.chunk(lo, hi)])
         before, after = level[qq - BLOCKS], level[qq]
         reason = (f"effective horizon moves from about {before:.1f} to {after:.1f} steps "
                   f"and stays there for the next {axis.span(BLOCKS * b):,} batches")
@@ -436,14 +457,61 @@ def _first_pass(positions: np.ndarray) -> np.ndarray:
     return positions
 
 
+def _mix_contrast(ids: np.ndarray, V: int, c: int, n_chunks: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Total-variation distance of the character mixes across each chunk boundary q, and its evidence."""
+    counts = np.zeros((n_chunks, V))
+    step = max(c, _CHUNK // c * c)
+    for a in range(0, n_chunks * c, step):
+        part = np.asarray(ids[a : min(a + step, n_chunks * c)], dtype=np.int64)
+        chunk = a // c + np.arange(len(part)) // c
+        counts += np.bincount(chunk * V + part, minlength=n_chunks * V).reshape(n_chunks, V)
+    cum = np.concatenate([np.zeros((1, V)), np.cumsum(counts, axis=0)])
+    mix, within = _window_contrast(cum, q, _total_variation)
+    evidence = np.minimum(mix / (_CORPUS_RATIO * np.maximum(within, _CORPUS_MIX_FLOOR)), mix / _CORPUS_MIN_MIX)
+    return mix, evidence
+
+
+def _loss_contrast(loss: _Axis, positions: np.ndarray, per_pass: float, c: int, n_chunks: int, q: np.ndarray):
+    """Change of the detrended log loss across each chunk boundary q (signed), and its evidence.
+
+    The trend is the mean of the block medians over one pass through the corpus centred on each
+    block: the text's own ups and downs average out over a pass, the run's learning does not.
+    """
+    med, _, _ = loss.summary()
+    m = int(np.clip(round(per_pass / loss.block), 1, len(med)))
+    start = np.clip(np.arange(len(med) + 1) - m // 2, 0, len(med) - m)  # the partial last block too
+    cum_med = np.concatenate([[0.0], np.cumsum(med)])
+    trend = (cum_med[start + m] - cum_med[start]) / m  # (nb + 1,)
+    # Sums and counts of the residuals of the records that start in each chunk, over all passes.
+    sums, hits = np.zeros(n_chunks + 1), np.zeros(n_chunks + 1)  # [n_chunks]: the unread tail, dropped
+    for a in range(0, len(positions), _CHUNK):
+        z = min(len(positions), a + _CHUNK)
+        resid = loss.chunk(a, z)
+        resid -= trend[np.arange(a, z) // loss.block]
+        chunk = np.minimum(positions[a:z] // c, n_chunks)
+        sums += np.bincount(chunk, weights=resid, minlength=n_chunks + 1)
+        hits += np.bincount(chunk, minlength=n_chunks + 1)
+    sums, hits = sums[:-1], hits[:-1]
+    cum = np.stack([np.concatenate([[0.0], np.cumsum(sums)]), np.concatenate([[0.0], np.cumsum(hits)])], axis=1)
+
+    def gap(before, after):  # mean residual after minus before; NaN where a side has no records
+        have = (before[:, 1] > 0) & (after[:, 1] > 0)
+        return np.where(have, after[:, 0] / np.maximum(after[:, 1], 1) - before[:, 0] / np.maximum(before[:, 1], 1), np.nan)
+
+    size, within = _window_contrast(cum, q, lambda x, y: np.abs(gap(x, y)))
+    evidence = np.minimum(size / (_CORPUS_RATIO * np.maximum(within, _CORPUS_LOSS_FLOOR)), size / _CORPUS_MIN_LOSS)
+    return gap(cum[q] - cum[q - BLOCKS], cum[q + BLOCKS] - cum[q]), np.nan_to_num(evidence)
+
+
 def _corpus_changes(series: RunSeries, loss: _Axis) -> list[Finding]:
     """Corpus offsets where the character mix, or the detrended loss, differs across more than within.
 
     The read part of the corpus is cut into chunks of about the text one block of records reads;
     at each chunk boundary the windows of BLOCKS chunks before and after are compared, and the
     difference across the boundary is set against the larger difference between the two halves of
-    either window (what the text varies by anyway at that scale). The loss is detrended by its
-    trailing level, so a run that is still learning does not look like text that gets easier.
+    either window (what the text varies by anyway at that scale). The loss speaks only once the
+    run has read the corpus twice: in a single pass, a position and a time are the same thing, and
+    a network that suddenly gets better would look like text that gets easier.
     """
     n = series.characters_per_batch()
     positions = np.asarray(series.position)
@@ -453,64 +521,37 @@ def _corpus_changes(series: RunSeries, loss: _Axis) -> list[Finding]:
     if series.corpus_ids is not None:
         read = min(read, len(series.corpus_ids))
     c = max(1, min(n * loss.block, read // (2 * BLOCKS + 2)))
+    if series.corpus_ids is not None:  # chunks × characters counts stay small for a large vocabulary
+        c = max(c, -(-read * int(series.vocab_size or 0) // _MAX_COUNTS))
     n_chunks = read // c
     if n_chunks < 2 * BLOCKS + 1:
         return []
     q = np.arange(BLOCKS, n_chunks - BLOCKS + 1)
-    mix = mix_evidence = np.zeros(len(q))
+    mix = mix_evidence = loss_gap = loss_evidence = np.zeros(len(q))
     if series.corpus_ids is not None:
-        V = int(series.vocab_size or 0)
-        counts = np.zeros((n_chunks, V))
-        step = max(c, _CHUNK // c * c)
-        for a in range(0, n_chunks * c, step):
-            ids = np.asarray(series.corpus_ids[a : min(a + step, n_chunks * c)], dtype=np.int64)
-            chunk = a // c + np.arange(len(ids)) // c
-            counts += np.bincount(chunk * V + ids, minlength=n_chunks * V).reshape(n_chunks, V)
-        cum = np.concatenate([np.zeros((1, V)), np.cumsum(counts, axis=0)])
-        mix, mix_within = _window_contrast(cum, q, _total_variation)
-        mix_evidence = np.minimum(mix / (_CORPUS_RATIO * np.maximum(mix_within, _CORPUS_MIX_FLOOR)),
-                                  mix / _CORPUS_MIN_MIX)
-
-    # Detrended log loss per chunk: sums and counts of residuals of the records that start in it.
-    med, _, _ = loss.summary()
-    level = _trailing(med)
-    sums, hits = np.zeros(n_chunks), np.zeros(n_chunks)
-    for a in range(0, len(positions), _CHUNK):
-        z = min(len(positions), a + _CHUNK)
-        resid = loss.chunk(a, z) - level[np.arange(a, z) // loss.block]
-        chunk = positions[a:z] // c
-        ok = np.isfinite(resid) & (chunk < n_chunks)
-        sums += np.bincount(chunk[ok], weights=resid[ok], minlength=n_chunks)
-        hits += np.bincount(chunk[ok], minlength=n_chunks)
-    cum = np.stack([np.concatenate([[0.0], np.cumsum(sums)]), np.concatenate([[0.0], np.cumsum(hits)])], axis=1)
-
-    def mean_gap(before, after):
-        have = (before[:, 1] > 0) & (after[:, 1] > 0)
-        mb = before[:, 0] / np.maximum(before[:, 1], 1)
-        ma = after[:, 0] / np.maximum(after[:, 1], 1)
-        return np.where(have, ma - mb, np.nan)  # signed: the loss level after minus before
-
-    gap, gap_within = _window_contrast(cum, q, lambda x, y: np.abs(mean_gap(x, y)))
-    gap_signed = mean_gap(cum[q] - cum[q - BLOCKS], cum[q + BLOCKS] - cum[q])
-    loss_evidence = np.nan_to_num(np.minimum(
-        gap / (_CORPUS_RATIO * np.maximum(gap_within, _CORPUS_LOSS_FLOOR)), gap / _CORPUS_MIN_LOSS))
+        mix, mix_evidence = _mix_contrast(series.corpus_ids, int(series.vocab_size or 0), c, n_chunks, q)
+    per_pass = read / (n * loss.spacing())  # records per pass through the corpus
+    if len(positions) >= 2 * per_pass:
+        loss_gap, loss_evidence = _loss_contrast(loss, positions, per_pass, c, n_chunks, q)
 
     evidence = np.maximum(mix_evidence, loss_evidence)
     hit = np.flatnonzero(evidence >= 1.0)
     keep = _one_per_event(q[hit], evidence[hit], BLOCKS)
     first_pass = _first_pass(positions) if len(hit) else positions
+    ids = series.corpus_ids
     out = []
     for i in hit[keep]:
         offset, qq = int(q[i]) * c, int(q[i])
         parts = []
-        if mix_evidence[i] >= 1.0:
-            window = np.asarray(series.corpus_ids[(qq - 1) * c : (qq + 1) * c], dtype=np.int64)
-            offset = (qq - 1) * c + _best_split(np.eye(int(series.vocab_size or 0))[window])
+        if mix_evidence[i] >= 1.0 and ids is not None:
+            text = np.asarray(ids[(qq - 1) * c : (qq + 1) * c])
+            offset = (qq - 1) * c + _best_split(text == v for v in np.unique(text))
             parts.append(f"{mix[i]:.0%} of its character mix differs from the text before")
         if loss_evidence[i] >= 1.0:
-            parts.append(f"the loss level is {math.exp(gap_signed[i]):.2f}× that before it")
+            parts.append(f"the loss there is {math.exp(loss_gap[i]):.2f}× that before it")
         # The first batch whose n + 1 characters (inputs and targets) reach the offset.
         first = min(int(np.searchsorted(first_pass, offset - n)), len(first_pass) - 1)
-        reason = f"corpus changes at offset {offset:,}: " + " and ".join(parts)
+        where = "at" if mix_evidence[i] >= 1.0 else "near"  # the loss places a change to a chunk only
+        reason = f"corpus changes {where} offset {offset:,}: " + " and ".join(parts)
         out.append(Finding(int(series.batch[first]), "corpus_change", float(evidence[i]), reason))
     return out

@@ -200,7 +200,9 @@ def discounts(counts: np.ndarray) -> tuple[float, float, float]:
     return D
 
 
-def _smoothed(a: np.ndarray, context: np.ndarray, n_contexts: int) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+def _smoothed(
+    a: np.ndarray, context: np.ndarray, n_contexts: int
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
     """(direct (N_k,), lower (n_contexts,), discounts) of one order for counts `a` of its k-grams."""
     D = discounts(a)
     d = np.array((0.0, *D))[np.minimum(a, 3).astype(np.int64)]  # (N_k,) the discount of each k-gram
@@ -253,7 +255,9 @@ def memory_gain(model_loss: np.ndarray, ngram_loss: np.ndarray, text: str) -> Me
     """
     model_loss, ngram_loss = np.asarray(model_loss, dtype=float), np.asarray(ngram_loss, dtype=float)
     if not model_loss.shape == ngram_loss.shape == (len(text),):
-        raise ValueError(f"losses {model_loss.shape} and {ngram_loss.shape} must both be ({len(text)},), one per character")
+        raise ValueError(
+            f"losses {model_loss.shape} and {ngram_loss.shape} must both be ({len(text)},), one per character"
+        )
     gain = model_loss - ngram_loss  # (T,)
     predicted = np.append(character_classes(text)[1:], -1)  # (T,) class of text[t + 1]; none after the end
     used = np.isfinite(gain) & (predicted >= 0)

@@ -10,8 +10,14 @@ import numpy as np
 
 from ..core.loss_smoothing import SMOOTH_DECAY, SMOOTH_WEIGHT, initial_smooth_loss, smooth_loss_step
 
-__all__ = ["SMOOTH_DECAY", "initial_smooth_loss", "smooth_loss_step", "smooth_loss_series", "final_smooth_loss",
-           "moving_average"]
+__all__ = [
+    "SMOOTH_DECAY",
+    "final_smooth_loss",
+    "initial_smooth_loss",
+    "moving_average",
+    "smooth_loss_series",
+    "smooth_loss_step",
+]
 
 _EMA_CHUNK = 4096  # 0.999^-4096 ≈ 60: the chunked closed form below stays well conditioned
 
@@ -40,7 +46,8 @@ def final_smooth_loss(losses: np.ndarray, start: float) -> float:
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing moving average over `window` values (fewer at the start; same length), for noisy per-record series such as the horizon."""
+    """Trailing moving average over `window` values (fewer at the start; same length), for noisy
+    per-record series such as the horizon."""
     values = np.asarray(values, dtype=np.float64)  # (R,)
     if window <= 1 or len(values) == 0:
         return values

@@ -1,4 +1,4 @@
-"""Character-level features of a text (line position, bracket depth, quotes, comments, indent, regexes) to correlate with hidden units.
+"""Character-level features of a text (line position, brackets, quotes, comments, indent, regexes) for the unit finder.
 
 Every built-in feature at index t describes the text *after reading character t*, the same moment as
 the hidden state h[t] of a replay: an opening quote is already inside its string, a closing quote
@@ -134,9 +134,7 @@ def text_features(text: str, extra: Mapping[str, str] | None = None) -> dict[str
 
 def _check_feature(name: str, pattern: str) -> re.Pattern[str]:
     if not _FEATURE_NAME.match(name):
-        raise ConfigError(
-            f"feature name {name!r} must start with a letter or _ and hold only letters, digits, _ or -"
-        )
+        raise ConfigError(f"feature name {name!r} must start with a letter or _ and hold only letters, digits, _ or -")
     if not pattern:
         raise ConfigError(f"feature {name!r} has an empty regular expression")
     try:

@@ -1,4 +1,4 @@
-"""The interpretable-unit finder: how well each text feature explains each unit of each state, and when that appears in training.
+"""The interpretable-unit finder: how well each text feature explains each unit, and when in training that appears.
 
 Karpathy, Johnson & Fei-Fei (2015) found single cells that track line length, quotes and brackets.
 Here "explains" is the Pearson correlation r over the characters of a probe text between a unit's
@@ -74,7 +74,8 @@ def feature_correlations(states: Mapping[str, np.ndarray], features: Mapping[str
     F = np.column_stack([np.asarray(features[n], dtype=float) for n in feature_names])  # (T, F)
     if F.shape[0] == 0:
         raise ValueError("feature_correlations needs at least one character")
-    Zf = _standardized(F)
+    centred_f, inverse_f = _centred(F)
+    Zf = centred_f * inverse_f  # (T, F) unit-norm centred columns
     first = np.asarray(states[state_names[0]])
     if first.ndim != 2 or first.shape[0] != F.shape[0]:
         raise ValueError(f"states must be (T, H) with T = {F.shape[0]} (the features' length), got {first.shape}")
@@ -83,9 +84,10 @@ def feature_correlations(states: Mapping[str, np.ndarray], features: Mapping[str
         X = np.asarray(states[name], dtype=float)  # (T, H)
         if X.shape != first.shape:
             raise ValueError(f"state {name!r} has shape {X.shape}, the others {first.shape}")
-        # Unit-norm centred columns: r is their dot product; clipped because rounding can
-        # leave |r| a hair above 1 for a unit identical to a feature.
-        np.clip(_standardized(X).T @ Zf, -1.0, 1.0, out=r[s])
+        # r is the dot product of unit-norm centred columns; scaling the (H, F) product instead of
+        # the (T, H) states saves a pass. Clipped: rounding can leave |r| a hair above 1.
+        centred, inverse = _centred(X)
+        np.clip((centred.T @ Zf) * inverse[:, None], -1.0, 1.0, out=r[s])
     return FeatureCorrelations(r=frozen_array(r), states=state_names, features=feature_names)
 
 
@@ -95,7 +97,7 @@ def best_units(correlations: FeatureCorrelations, top: int = 5, feature: str | N
     Features come in the correlations' order; ties keep the order of states, then units.
     """
     names = correlations.features if feature is None else (feature,)
-    S, H, _ = correlations.r.shape
+    H = correlations.r.shape[1]
     matches = []
     for name in names:
         r = correlations.r[:, :, correlations.features.index(name)].ravel()  # (S * H,)
@@ -107,12 +109,14 @@ def best_units(correlations: FeatureCorrelations, top: int = 5, feature: str | N
 def unit_ranking(correlations: FeatureCorrelations) -> tuple[UnitMatch, ...]:
     """Every (state, unit) with the feature that explains it best, ranked by that |r|, best first."""
     r = correlations.r  # (S, H, F)
-    S, H, _ = r.shape
+    H = r.shape[1]
     best_feature = np.abs(r).argmax(axis=2)  # (S, H)
     best_r = np.take_along_axis(r, best_feature[:, :, None], axis=2)[:, :, 0].ravel()  # (S * H,)
     order = np.argsort(-np.abs(best_r), kind="stable")
     return tuple(
-        UnitMatch(correlations.features[best_feature.flat[k]], correlations.states[k // H], int(k % H), float(best_r[k]))
+        UnitMatch(
+            correlations.features[best_feature.flat[k]], correlations.states[k // H], int(k % H), float(best_r[k])
+        )
         for k in order
     )
 
@@ -132,7 +136,9 @@ def best_over_training(correlations: Sequence[FeatureCorrelations], batches: Seq
         batches=frozen_array(np.asarray(batches, dtype=np.int64)[order]),
         features=first.features,
         states=first.states,
-        best_abs_r=frozen_array(np.take_along_axis(abs_r.reshape(len(order), S * H, F), flat[:, None, :], axis=1)[:, 0]),
+        best_abs_r=frozen_array(
+            np.take_along_axis(abs_r.reshape(len(order), S * H, F), flat[:, None, :], axis=1)[:, 0]
+        ),
         best_state=frozen_array(flat // H),
         best_unit=frozen_array(flat % H),
     )
@@ -158,12 +164,11 @@ def first_appearance(curve: TrainingCurve, feature: str, threshold: float | None
     return Appearance(feature, int(curve.batches[reached[0]]), float(threshold), initial, final)
 
 
-def _standardized(X: np.ndarray) -> np.ndarray:
-    """Columns of X (T, K) centred and scaled to unit norm; constant columns become 0."""
+def _centred(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of X (T, K) minus their means, and 1 / their norms (K,), 0 for a constant column."""
     centred = X - X.mean(axis=0)
     norm = np.sqrt(np.einsum("tk,tk->k", centred, centred))  # (K,)
     scale = np.abs(X).max(axis=0, initial=0.0) * np.sqrt(len(X))
-    varying = norm > _CONSTANT_RTOL * scale
     inverse = np.zeros_like(norm)
-    np.divide(1.0, norm, out=inverse, where=varying)
-    return centred * inverse
+    np.divide(1.0, norm, out=inverse, where=norm > _CONSTANT_RTOL * scale)
+    return centred, inverse

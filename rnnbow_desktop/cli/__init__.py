@@ -15,12 +15,12 @@ import argparse  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
-from .. import __version__  # noqa: E402
+from ..core.version import __version__  # noqa: E402
 from ..core.errors import RnnbowError  # noqa: E402
-from . import compare, demo, gui, info, render, train  # noqa: E402
+from . import compare, demo, find, gui, info, render, train  # noqa: E402
 from .args import PROG, OneLineParser, one_line  # noqa: E402
 
-COMMANDS = (train, info, render, compare, demo, gui)
+COMMANDS = (train, info, find, render, compare, demo, gui)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +54,11 @@ def dispatch(args: argparse.Namespace) -> int:
     """Run a parsed command; a user's mistake becomes one line on stderr and exit status 1."""
     command = getattr(args, "run", gui.run)
     try:
-        return command(args)
+        code = command(args)
+        # Flushed here, not at exit: block-buffered output into a closed pipe would otherwise fail in
+        # Python's own final flush, which reports it with exit status 120 instead of the quiet 141.
+        sys.stdout.flush()
+        return code
     except RnnbowError as exc:
         print(f"{PROG}: {one_line(exc)}", file=sys.stderr)
         return 1

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     options = dict(profile_over=args.profile_over, profile_statistic=args.profile_statistic, batch=args.batch,
                    hover_step=args.hover_step)
     if args.out is not None:
-        from ..gui.compare_render import render_comparison
+        from ..gui.compare.render import render_comparison
 
         out = render_comparison(sessions, args.out, size=(args.width, args.height), force=args.force, **options)
         print(f"wrote {out}")
@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
         return 1
-    from ..gui.compare_render import check_sessions
-    from ..gui.compare_window import run_compare_window
+    from ..gui.compare.window import run_compare_window
+    from ..storage.multi import check_sessions
 
     check_sessions(sessions, args.hover_step)  # one line naming the file, before any window
     return run_compare_window(sessions, size=(args.width, args.height), **options)

@@ -10,7 +10,6 @@ import no Qt.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -21,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.compare import horizon_profile
+from ..analysis.smoothing import final_smooth_loss, initial_smooth_loss
+from ..analysis.training_phase import LATE_FRACTION, late_training_start
 from ..core.config import TrainConfig
 from ..core.corpus import load_corpus
 from ..core.environment import has_display
 from ..core.errors import RnnbowError
 from ..core.samples import LONG_RANGE_DISTANCES
-from ..storage.paths import check_picture_path, sessions_dir
+from ..storage.paths import check_image_path, sessions_dir
 from ..storage.reader import Session
 from ..storage.run import TrainingRun
 from .args import PROG, count, positive_int
@@ -44,7 +45,6 @@ SEQ_LENGTH = 50
 # and still gives 400 points of horizon over training.
 RECORD_EVERY = 40
 SEED = 0
-LAST_FRACTION = 0.2  # the "end of training" the numbers describe
 PROFILE_DISTANCES = (5, 10, 20)
 
 ProgressCallback = Callable[[str, int, int, float], None]  # (cell, batches done, batches in all, smooth loss)
@@ -124,11 +124,8 @@ class CellMeasures:
 
 def smooth_loss(session: Session) -> float:
     """The trainer's running loss after the last batch, recomputed from the per-batch losses in the file."""
-    cfg = session.info.config
-    losses = np.asarray(session.training_loss(), dtype=np.float64)  # (batches,) summed over n steps
-    start = -math.log(1.0 / len(session.info.vocab)) * cfg.seq_length
-    decay = 0.999 ** np.arange(len(losses) - 1, -1, -1)  # weight of batch b after the last one
-    return float(start * 0.999 ** len(losses) + 0.001 * decay @ losses)
+    start = initial_smooth_loss(len(session.info.vocab), session.info.config.seq_length)
+    return final_smooth_loss(np.asarray(session.training_loss(), dtype=np.float64), start)
 
 
 def closing_markers(text: str) -> np.ndarray:
@@ -170,7 +167,7 @@ def measure(path) -> CellMeasures:
         if not len(batches):
             raise RnnbowError(f"{path}: no batch was recorded in this session")
         trained = session.batches_trained
-        first = int((1 - LAST_FRACTION) * trained)
+        first = late_training_start(trained)
         end = batches >= first
         if not end.any():  # fewer records than the last 20% can hold: use the last one
             end[-1] = True
@@ -203,7 +200,7 @@ def format_table(measures: list[CellMeasures]) -> str:
     first = measures[0]
     lo, hi = first.end_batches
     lines = [
-        f"Measured over the last {LAST_FRACTION:.0%} of training (recorded batches {lo:,}–{hi:,}, "
+        f"Measured over the last {LATE_FRACTION:.0%} of training (recorded batches {lo:,}–{hi:,}, "
         f"{count(first.records, 'record')} per cell):",
         "  loss: running loss per character;  horizon: median effective horizon in steps (e(k) ≤ 0.05);",
         "  recall d: closing markers predicted right, in lines whose markers are d apart.",
@@ -235,7 +232,7 @@ def showcase(path, distance: int = 20) -> tuple[int, int] | None:
     with Session(path) as session:
         closing = closing_markers(session.corpus().text)
         batches = session.batches()
-        first = int((1 - LAST_FRACTION) * session.batches_trained)
+        first = late_training_start(session.batches_trained)
         for index in np.flatnonzero(batches >= first)[::-1]:
             record = session.record(int(index))
             steps = np.arange(len(record.targets))
@@ -367,7 +364,7 @@ def run(args: argparse.Namespace, prog: str = PROG) -> int:
             raise RnnbowError(f"{out_dir}: cannot create the folder ({exc.strerror or exc})") from None
     # An explicit picture file is refused before minutes of training, not after; the default one is
     # the demo's own output and is replaced.
-    picture = check_picture_path(args.render, args.force) if args.render is not None else out_dir / PICTURE_NAME
+    picture = check_image_path(args.render, overwrite=args.force) if args.render is not None else out_dir / PICTURE_NAME
     paths = _check_out_dir(out_dir, args.force, args.reuse)
     to_train = [p for p in paths if not (args.reuse and p.exists())]
     started = time.monotonic()
@@ -389,7 +386,7 @@ def run(args: argparse.Namespace, prog: str = PROG) -> int:
         from ..gui.app import application
 
         application()  # the window's application, before the picture makes a plain one
-    from ..gui.compare_render import render_comparison
+    from ..gui.compare.render import render_comparison
 
     _say(f"Drawing the comparison to {picture}…")
     render_comparison(paths, picture, force=True, profile_over="last", profile_statistic="median",
@@ -403,6 +400,6 @@ def run(args: argparse.Namespace, prog: str = PROG) -> int:
     if not window:
         return 0
     _say("Opening the comparison window (close it to finish)…")
-    from ..gui.compare_window import run_compare_window
+    from ..gui.compare.window import run_compare_window
 
     return run_compare_window(paths, profile_over="last", profile_statistic="median", batch=batch, hover_step=step)

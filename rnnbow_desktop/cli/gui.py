@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..gui.app import run_app
+    from ..gui.launch import run_app
 
     return run_app(session=getattr(args, "session", None), corpus=getattr(args, "corpus", None),
                    start=getattr(args, "start", False), out=getattr(args, "out", None))

@@ -38,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
     ]
     if summary["median_horizon"] is not None:
         lines.append(f"  horizon       median {summary['median_horizon']:g} steps (ε = {summary['horizon_epsilon']})")
+    env = summary.get("environment") or {}
+    if env:
+        machine = ", ".join(str(env[k]) for k in ("cpu", "os") if env.get(k))
+        libraries = ", ".join(f"{k} {env[k]}" for k in ("python", "numpy", "blas") if env.get(k))
+        lines.append(f"  trained on    {machine}" + (f" ({libraries})" if libraries else ""))
     lines += [f"  note          {note}" for note in summary["notes"]]
     print("\n".join(lines))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..analysis.view_options import MODES
 from .args import nonnegative_int, positive_int
 
 
@@ -13,7 +14,8 @@ def add_parser(sub) -> None:
     render.add_argument("session", type=Path, metavar="SESSION.h5")
     render.add_argument("--batch", type=nonnegative_int, default=None, help="recorded batch to draw (default: the last one)")
     render.add_argument("--hover-step", type=nonnegative_int, default=None, metavar="T", help="show the horizon of the loss at step T")
-    render.add_argument("--mode", choices=("magnitude", "contribution"), default="magnitude")
+    render.add_argument("--mode", choices=MODES, default="magnitude",
+                        help="magnitude: ‖G[t, j]‖ as in the paper; contribution: each part's share of the real update")
     render.add_argument("--horizon", type=positive_int, default=5, metavar="K", help="loss offsets drawn as separate segments (default: 5)")
     render.add_argument("--width", type=positive_int, default=1400)
     render.add_argument("--height", type=positive_int, default=900)

@@ -48,10 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise RnnbowError(f"{out}: already exists (use --force to overwrite it)")
     corpus = load_corpus(args.corpus, min_length=config.seq_length + 1)
-    for skipped in corpus.skipped[:3]:
-        print(f"{PROG}: skipped {skipped}", file=sys.stderr)
-    if len(corpus.skipped) > 3:
-        print(f"{PROG}: skipped {len(corpus.skipped) - 3} more files", file=sys.stderr)
+    if corpus.skipped:
+        print(f"{PROG}: {corpus.name}: {corpus.skipped_summary()}", file=sys.stderr)
 
     progress = Progress(args.batches, "training", enabled=not args.quiet)
     run = None

@@ -11,6 +11,7 @@ the gradient of `weight_hh` from one source at one step is the rank-one `outer(g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -63,6 +64,8 @@ class Cell(Protocol):
 class CellBase:
     """What the three cells share: PyTorch-named parameters drawn like min-char-rnn's, and a zero state."""
 
+    name: ClassVar[str]
+    gate_names: ClassVar[tuple[str, ...]]
     n_gates: ClassVar[int]
     n_state: ClassVar[int]
     frozen_params: ClassVar[tuple[str, ...]] = ()
@@ -90,11 +93,11 @@ class RNNCell(CellBase):
     """Vanilla tanh cell: h_j = tanh(W_ih x_j + b_ih + W_hh h_{j-1} + b_hh)."""
 
     name = "rnn"
-    gate_names = ("hidden",)
+    gate_names: ClassVar[tuple[str, ...]] = ("hidden",)
     n_gates = 1
     n_state = 1
     # min-char-rnn trains one hidden bias; bias_hh exists (PyTorch's names) but stays zero.
-    frozen_params = ("bias_hh",)
+    frozen_params: ClassVar[tuple[str, ...]] = ("bias_hh",)
 
     def forward(self, params, inputs: np.ndarray, state0: tuple) -> Forward:
         W_hh = params["weight_hh"]
@@ -137,10 +140,10 @@ class LSTMCell(CellBase):
     """
 
     name = "lstm"
-    gate_names = ("input", "forget", "cell candidate", "output")
+    gate_names: ClassVar[tuple[str, ...]] = ("input", "forget", "cell candidate", "output")
     n_gates = 4
     n_state = 2
-    frozen_params = ()
+    frozen_params: ClassVar[tuple[str, ...]] = ()
 
     def forward(self, params, inputs: np.ndarray, state0: tuple) -> Forward:
         W_hh = params["weight_hh"]
@@ -225,10 +228,10 @@ class GRUCell(CellBase):
     """
 
     name = "gru"
-    gate_names = ("reset", "update", "new")
+    gate_names: ClassVar[tuple[str, ...]] = ("reset", "update", "new")
     n_gates = 3
     n_state = 1
-    frozen_params = ()
+    frozen_params: ClassVar[tuple[str, ...]] = ()
 
     def forward(self, params, inputs: np.ndarray, state0: tuple) -> Forward:
         W_hh, b_hh = params["weight_hh"], params["bias_hh"]
@@ -321,7 +324,7 @@ def _scatter_columns(shape, inputs: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out_t.T
 
 
-CELLS: dict[str, type[CellBase]] = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+CELLS: dict[str, Callable[[], Cell]] = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
 
 def make_cell(name: str) -> Cell:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sysconfig
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,40 @@ BUILTIN_CORPORA = {
 }
 
 
+# What a folder corpus leaves out, in the order a summary names them. Hidden folders (.git, .venv)
+# hold tooling state, not the user's text: a 29-character file in a git repository once became a
+# 24,267-character corpus because .git was read.
+HIDDEN_FOLDER, HIDDEN_FILE, UNREADABLE_FILE, UNREADABLE_FOLDER = (
+    "hidden folder", "hidden file", "unreadable file", "unreadable folder")
+SKIP_KINDS = (HIDDEN_FOLDER, HIDDEN_FILE, UNREADABLE_FILE, UNREADABLE_FOLDER)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or folder below a folder corpus that was left out: `kind` is one of SKIP_KINDS."""
+
+    path: str
+    kind: str
+    message: str  # one line naming the path and saying why, as the CLI prints it
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def summarize_skipped(skipped: Sequence[Skipped]) -> str:
+    """One short line: 'skipped 2 hidden folders (.git, .venv) and 1 unreadable file (logo.png)'; '' if none."""
+    parts = []
+    for kind in SKIP_KINDS:
+        names = sorted({Path(s.path).name for s in skipped if s.kind == kind})
+        count = sum(s.kind == kind for s in skipped)
+        if count:
+            shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+            parts.append(f"{count} {kind}{'s' if count > 1 else ''} ({shown})")
+    if not parts:
+        return ""
+    return "skipped " + (parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1])
+
+
 @dataclass(frozen=True)
 class Corpus:
     """A tokenized text: vocabulary = sorted set of its characters, ids index into it."""
@@ -29,7 +65,7 @@ class Corpus:
     name: str
     text: str
     source: str = ""
-    skipped: tuple[str, ...] = ()  # files of a folder that were left out, with the reason
+    skipped: tuple[Skipped, ...] = ()  # what a folder corpus left out, and why
     vocab: tuple[str, ...] = field(init=False)
     ids: np.ndarray = field(init=False, repr=False)  # (len(text),) int32, read-only
 
@@ -53,6 +89,10 @@ class Corpus:
 
     def decode(self, ids) -> str:
         return "".join(self.vocab[i] for i in ids)
+
+    def skipped_summary(self) -> str:
+        """What a folder corpus left out, in one short line ('' if nothing)."""
+        return summarize_skipped(self.skipped)
 
     @classmethod
     def from_ids(cls, name: str, vocab, ids, source: str = "") -> "Corpus":
@@ -83,27 +123,58 @@ def _decode_file(path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _list_folder(folder: Path, keep) -> tuple[list[Path], list[Skipped]]:
+    """The files below `folder` that `keep` selects, in sorted path order, and what was left out.
+
+    Hidden files and folders (names starting with a dot) below `folder` are left out; `folder`
+    itself is read even when hidden. Symbolic links to folders are not followed.
+    """
+    files, skipped = [], []
+
+    def unlistable(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else folder
+        if where == folder:
+            raise CorpusError(f"{folder}: cannot be listed ({exc.strerror or exc})")
+        skipped.append(Skipped(str(where), UNREADABLE_FOLDER, f"{where}: cannot be listed ({exc.strerror or exc})"))
+
+    for current, dirnames, filenames in os.walk(folder, onerror=unlistable):
+        base = Path(current)
+        for name in sorted(dirnames):
+            if name.startswith("."):
+                skipped.append(Skipped(str(base / name), HIDDEN_FOLDER, f"{base / name}: is a hidden folder"))
+        dirnames[:] = [name for name in dirnames if not name.startswith(".")]  # not descended into
+        for name in filenames:
+            path = base / name
+            if not keep(path) or not path.is_file():
+                continue
+            if name.startswith("."):
+                skipped.append(Skipped(str(path), HIDDEN_FILE, f"{path}: is a hidden file"))
+            else:
+                files.append(path)
+    return sorted(files), skipped
+
+
 def _read_folder(folder: Path, keep=lambda path: True, limit: int | None = None):
-    """Concatenate the text files below `folder` in sorted path order; skip binary and non-UTF-8 files.
+    """Concatenate the text files below `folder` in sorted path order; skip hidden, binary and non-UTF-8 files.
 
     `keep(path)` selects files; reading stops once `limit` characters were collected.
     """
     try:
-        paths = sorted(p for p in folder.rglob("*") if p.is_file() and keep(p))
+        paths, skipped = _list_folder(folder, keep)
     except OSError as exc:
         raise CorpusError(f"{folder}: cannot be listed ({exc.strerror or exc})") from None
-    parts, skipped, size = [], [], 0
+    parts, size = [], 0
     for path in paths:
         try:
             text = _decode_file(path)
         except CorpusError as exc:
-            skipped.append(str(exc))
+            skipped.append(Skipped(str(path), UNREADABLE_FILE, str(exc)))
             continue
         parts.append(text)
         size += len(text)
         if limit is not None and size >= limit:
             break
-    return "".join(parts), tuple(skipped)
+    return "".join(parts), tuple(sorted(skipped, key=lambda s: Path(s.path)))
 
 
 def _builtin_source(name: str) -> tuple[Path, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-from rnnbow_desktop import __version__
+from .version import __version__
 from rnnbow_desktop.core.errors import CorpusError
 
 
@@ -388,7 +388,7 @@ def _long_range(rng: random.Random, target: int) -> str:
 
 def _bracket_group(rng: random.Random, depth: int) -> str:
     """One bracketed group nested exactly `depth` deep (counting itself)."""
-    opening, closing = rng.choice(BRACKET_PAIRS)
+    opening, closing = tuple(rng.choice(BRACKET_PAIRS))
     parts = []
     count = rng.randrange(1, 4) if depth > 1 else rng.randrange(0, 2)
     spine = rng.randrange(count) if depth > 1 else -1  # the one child that reaches full depth

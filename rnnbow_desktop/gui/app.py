@@ -1,4 +1,5 @@
-"""Starting the window: the QApplication, the persistent settings, and running the main window until it closes."""
+"""The application every window of the app lives in: the QApplication, the persistent settings, the
+error hook for bugs in slots, and the testing hooks that close a window after a delay."""
 
 from __future__ import annotations
 
@@ -6,12 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from ..core.environment import has_display
-
 APP_ORGANIZATION = "rnnbow"
 APP_NAME = "RNNbow Desktop"
 SETTINGS_DIR_VAR = "RNNBOW_SETTINGS_DIR"
-NO_DISPLAY_MESSAGE = "rnnbow: no display found; to train without a window use: rnnbow train CORPUS --out SESSION.h5"
 # Testing hooks (the smoke test of the frozen app, tests/gui/test_app_subprocess.py, scripts/):
 # RNNBOW_QUIT_AFTER_MS=N closes the window N ms after it was shown and the command line applied,
 # exactly as the user closing it would (training stops, the session is completed, settings saved);
@@ -67,28 +65,6 @@ def report_unexpected_errors(window) -> None:
         box.finished.connect(lambda _result: open_boxes.clear())
 
     sys.excepthook = hook
-
-
-def run_app(session: Path | None = None, corpus: str | None = None, start: bool = False, out: Path | None = None) -> int:
-    """Show the main window, open what the command line asked for, and run until it closes."""
-    if not has_display():
-        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
-        return 1
-    app = application()
-
-    from .mainwindow import MainWindow
-
-    window = MainWindow()
-    report_unexpected_errors(window)
-    window.show()
-    if not window.isVisible():
-        print("rnnbow: the window could not be shown", file=sys.stderr)
-        return 1
-    # After show(), so that an error dialog has a visible parent to sit on.
-    window.apply_command_line(session=session, corpus=corpus, start=start, out=out)
-    failures = schedule_test_quit(app, window)
-    code = app.exec()
-    return 1 if failures else code
 
 
 def schedule_test_quit(app, window) -> list[str]:

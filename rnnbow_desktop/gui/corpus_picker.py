@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.corpus import BUILTIN_CORPORA, Corpus, builtin_unavailable, load_corpus
-from ..core.samples import DEFAULT_SAMPLE, SAMPLES
 from ..core.errors import RnnbowError
+from ..core.samples import DEFAULT_SAMPLE, SAMPLES
 from .live_panels import monospace_font
 
 PREVIEW_CHARS = 3000
@@ -271,7 +271,7 @@ class CorpusPicker(QWidget):
         facts = (f"<b>{html.escape(corpus.name)}</b>: {format_size(loaded.size_bytes)}, {len(corpus.text):,} characters, "
                  f"vocabulary of {corpus.vocab_size} characters")
         if corpus.skipped:
-            facts += f" ({len(corpus.skipped)} unreadable files skipped)"
+            facts += f" ({html.escape(corpus.skipped_summary())})"
         self.facts.setText(facts)
         self.preview.setPlainText(corpus.text[:PREVIEW_CHARS])
         self.corpusChanged.emit(corpus)

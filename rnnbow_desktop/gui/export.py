@@ -11,23 +11,11 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
 
 from ..core.errors import RnnbowError
+from ..storage.paths import IMAGE_SUFFIXES, check_image_path
 from .views import palette
 
-EXPORT_SUFFIXES = (".png", ".svg")
+EXPORT_SUFFIXES = IMAGE_SUFFIXES
 EXPORT_FILTERS = {"PNG image (*.png)": "png", "SVG drawing (*.svg)": "svg"}  # save-dialog filter → suffix
-
-
-def check_image_path(path, overwrite: bool = True) -> Path:
-    """`path` as a Path if an image can be written there: a .png or .svg name in an existing folder
-    (and, unless `overwrite`, no file of that name yet); RnnbowError saying why not otherwise."""
-    path = Path(path)
-    if path.suffix.lower() not in EXPORT_SUFFIXES:
-        raise RnnbowError(f"{path}: unknown image type {path.suffix or '(none)'!r}; use .png or .svg")
-    if path.exists() and not overwrite:
-        raise RnnbowError(f"{path}: already exists (use --force to overwrite it)")
-    if not path.parent.is_dir():
-        raise RnnbowError(f"{path}: folder {path.parent} does not exist")
-    return path
 
 
 @contextmanager

@@ -1,42 +1,13 @@
-"""The panels that follow training: the smooth-loss curve, the text the model generates, and the status-bar figures."""
+"""The panels that follow training: the smooth-loss curve and the text the model generates."""
 
 from __future__ import annotations
 
-import html
-import math
 import time
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QStatusBar, QVBoxLayout, QWidget
-
-SMOOTH_DECAY = 0.999  # the trainer's smooth loss: s ← 0.999 s + 0.001 loss (min-char-rnn)
-_EMA_CHUNK = 4096  # 0.999^-4096 ≈ 60: the chunked closed form below stays well conditioned
-
-
-def smooth_loss_series(losses: np.ndarray, start: float, decay: float = SMOOTH_DECAY) -> np.ndarray:
-    """The trainer's exponential moving average over per-batch losses, vectorized chunk by chunk."""
-    losses = np.asarray(losses, dtype=np.float64)
-    out = np.empty_like(losses)
-    previous = float(start)
-    for lo in range(0, len(losses), _EMA_CHUNK):
-        chunk = losses[lo : lo + _EMA_CHUNK]
-        k = np.arange(len(chunk))
-        # s_k = a^(k+1) s_prev + (1 - a) Σ_{i ≤ k} a^(k-i) x_i
-        powers = decay ** k
-        acc = np.cumsum(chunk / powers) * powers * (1.0 - decay)
-        values = decay ** (k + 1) * previous + acc
-        out[lo : lo + len(chunk)] = values
-        previous = values[-1]
-    return out
-
-
-def initial_smooth_loss(vocab_size: int, seq_length: int) -> float:
-    """The smooth loss a trainer starts from: uniform guessing over the vocabulary for n steps."""
-    return -math.log(1.0 / max(vocab_size, 1)) * seq_length
+from PySide6.QtWidgets import QPlainTextEdit, QVBoxLayout, QWidget
 
 
 def monospace_font() -> QFont:
@@ -181,37 +152,3 @@ class SamplesPanel(QPlainTextEdit):
             cursor.insertBlock()  # ends this sample's text, before the older sample's header
             cursor.insertBlock()  # an empty line between samples
         cursor.endEditBlock()
-
-
-class TrainingStatus:
-    """The figures in the status bar: state, batch, chars/s, smooth loss, records and the session file."""
-
-    def __init__(self, bar: QStatusBar):
-        self.state = QLabel()
-        self.batch = QLabel()
-        self.rate = QLabel()
-        self.loss = QLabel()
-        self.records = QLabel()
-        self.path = QLabel()
-        self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.cell: str | None = None  # the shown session's cell, named after its file
-        for label in (self.state, self.batch, self.rate, self.loss, self.records):
-            bar.addPermanentWidget(label)
-        bar.addPermanentWidget(self.path, 1)
-        self.show(state="", batch=None, rate=None, loss=None, records=None, path=None)
-
-    def show(self, state: str, batch: int | None, rate: float | None, loss: float | None,
-             records: int | None, path: Path | None) -> None:
-        self.state.setText(f"<b>{html.escape(state)}</b>" if state else "")
-        self.batch.setText("" if batch is None else f"batch {batch:,}")
-        self.rate.setText("" if rate is None else f"{rate:,.0f} chars/s")
-        self.loss.setText("" if loss is None or not math.isfinite(loss) else f"smooth loss {loss:.2f}")
-        self.records.setText("" if records is None else f"{records:,} records")
-        named = "" if path is None else str(path) + (f" ({self.cell})" if self.cell else "")
-        self.path.setText(named)
-        self.path.setToolTip("" if path is None else f"Session file: {named}")
-
-    def text(self) -> str:
-        """All figures as one line (what tests and screen readers see)."""
-        parts = [w.text() for w in (self.state, self.batch, self.rate, self.loss, self.records, self.path)]
-        return "  ".join(p.replace("<b>", "").replace("</b>", "") for p in parts if p)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from ..core.records import BatchRecord, Sample
 from ..core.errors import RnnbowError, SessionWriteError, TrainingDiverged
+from ..core.records import BatchRecord, Sample
 from ..storage.run import TrainingRun
 
 # At ~700 batches/s one signal per batch would swamp the GUI's event queue; 30 ms keeps the
@@ -146,9 +146,10 @@ class TrainingWorker(QThread):
         self._reset_pending()
 
     def _wait_while_paused(self) -> None:
-        self._emit(paused=True)
-        # A paused session is flushed, so a reader (or a copy) sees every trained batch.
+        # A paused session is flushed, so a reader (or a copy) sees every trained batch. Before the
+        # paused snapshot: the GUI allows Save As once it has seen that snapshot.
         self._run.writer.flush()
+        self._emit(paused=True)
         self._rate_history.clear()
         while not self._resume.wait(0.1):
             pass

@@ -12,13 +12,20 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
-def writer_lock(path: Path):
-    """A shared lock held while writing, so readers can tell a live writer from a dead one. fd or None."""
+def _descriptor(path: Path) -> int | None:
+    """A read-only descriptor of `path` to hold a lock on, or None where locks are unknown or it cannot open."""
     if fcntl is None:
         return None
     try:
-        fd = os.open(path, os.O_RDONLY)
+        return os.open(path, os.O_RDONLY)
     except OSError:
+        return None
+
+
+def writer_lock(path: Path) -> int | None:
+    """A shared lock held while writing, so readers can tell a live writer from a dead one. fd or None."""
+    fd = _descriptor(path)
+    if fd is None:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -30,11 +37,8 @@ def writer_lock(path: Path):
 
 def in_use(path: Path) -> bool | None:
     """True if some process holds a lock on `path` (a live writer, or HDF5 reading it); None if unknown."""
-    if fcntl is None:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
+    fd = _descriptor(path)
+    if fd is None:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

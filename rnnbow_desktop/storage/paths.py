@@ -28,18 +28,19 @@ def default_session_path(corpus_name: str, cell: str = "rnn", folder: Path | Non
     return path
 
 
-PICTURE_SUFFIXES = (".png", ".svg")
+IMAGE_SUFFIXES = (".png", ".svg")
 
 
-def check_picture_path(out, force: bool) -> Path:
-    """A picture file to write: .png or .svg, in a folder that exists, not replacing a file unless `force`."""
+def check_image_path(path, overwrite: bool = True) -> Path:
+    """`path` as a Path if an image can be written there: a .png or .svg name in an existing folder
+    (and, unless `overwrite`, no file of that name yet); RnnbowError saying why not otherwise."""
     from ..core.errors import RnnbowError
 
-    out = Path(out)
-    if out.suffix.lower() not in PICTURE_SUFFIXES:
-        raise RnnbowError(f"{out}: unknown image type {out.suffix or '(none)'!r}; use .png or .svg")
-    if out.exists() and not force:
-        raise RnnbowError(f"{out}: already exists (use --force to overwrite it)")
-    if not out.parent.is_dir():
-        raise RnnbowError(f"{out}: folder {out.parent} does not exist")
-    return out
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise RnnbowError(f"{path}: unknown image type {path.suffix or '(none)'!r}; use .png or .svg")
+    if path.exists() and not overwrite:
+        raise RnnbowError(f"{path}: already exists (use --force to overwrite it)")
+    if not path.parent.is_dir():
+        raise RnnbowError(f"{path}: folder {path.parent} does not exist")
+    return path

@@ -8,9 +8,10 @@ and turns every low-level failure into a `SessionFormatError`.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -35,6 +36,7 @@ _MAX_LINKS = 10_000  # a session has about 35 objects
 # would make HDF5 look for a plugin library on disk.
 _ALLOWED_FILTERS = {1, 2, 3, 6, 32000}
 _TAIL_ROWS = 4096  # how far back from the end the reader looks for half-written rows
+_MAX_ENVIRONMENT_CHARS = 64 * 1024  # a real one is under 1,000 characters
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class SessionInfo:
     corpus_sha256: str
     corpus_length: int
     complete: bool
+    # The software and machine of the run (Python, numpy, BLAS, CPU, OS, h5py, HDF5: see
+    # docs/session-format.md); {} for files written before it was recorded.
+    environment: dict = field(default_factory=dict)
 
 
 def _text(value, default: str = "?") -> str:
@@ -241,8 +246,26 @@ class Session:
             corpus_sha256=_text(corpus_attrs.get("sha256"), ""),
             corpus_length=int(corpus_ds.shape[0]),
             complete=_flag(attrs.get("complete", False)),
+            environment=self._environment(),
         )
         self._batches_cache: np.ndarray | None = None
+
+    def _environment(self) -> dict:
+        """The recorded environment: a JSON object in a root attribute. Optional, so anything
+        unusable there is left out with a note rather than refusing the session."""
+        attrs = self.file.attrs
+        if "environment" not in attrs:
+            return {}
+        try:
+            text = _text(attrs["environment"], "")
+            found = json.loads(text) if 0 < len(text) <= _MAX_ENVIRONMENT_CHARS else None
+        except H5_ERRORS as exc:  # includes json's ValueError, and RecursionError (a RuntimeError) for deep nesting
+            reraise_own_bugs(exc)
+            found = None
+        if isinstance(found, dict):
+            return found
+        self.notes.append("left out the recorded environment: its attribute is not a JSON object of at most 64 KiB")
+        return {}
 
     def _refuse_links(self) -> None:
         """Refuse soft and external links anywhere: a session never contains any, and must never
@@ -530,6 +553,7 @@ class Session:
                 "vocab_size": len(self.info.vocab),
             },
             "median_horizon": float(np.median(horizons)) if len(horizons) else None,
+            "environment": dict(self.info.environment),
             "notes": list(self.notes),
         }
 

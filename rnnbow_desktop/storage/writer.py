@@ -1,7 +1,8 @@
 """Writing a session: an HDF5 file appended to while training, readable live and after a crash.
 
-The writer appends in blocks and flushes at least every `flush_interval` seconds in SWMR mode, so
-another process can watch a session grow and a killed writer leaves every flushed block readable.
+The writer appends in blocks and flushes right after the first batch, then at least every
+`flush_interval` seconds, in SWMR mode, so another process can watch a session grow and a killed
+writer (or a full disk) leaves every flushed block readable, from the first batch on.
 Each flush is a small commit: the bulky columns are written and flushed first, the `batch` and
 `loss` columns that say "these rows exist" last. After a failed write the writer stops touching the
 file at once. What survives which fault: docs/reliability.md.
@@ -10,6 +11,7 @@ file at once. What survives which fault: docs/reliability.md.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import threading
@@ -20,22 +22,29 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .. import __version__
+from ..core.version import __version__
 from ..core.cells import make_cell
 from ..core.config import TrainConfig
 from ..core.corpus import Corpus
+from ..core.environment import describe_environment
 from ..core.errors import ConfigError, SessionWriteError
 from ..core.records import StepResult
 from .h5io import H5_ERRORS, reraise_own_bugs, reason
 from .locks import in_use, writer_closed, writer_lock, writer_opened
 from .schema import FORMAT, FORMAT_VERSION, PARAM_NAMES, checkpoint_shapes, corpus_dtype, fill_value, record_fields
 
+# HDF5 writes a dataset's first chunk whole on its first flush, so chunk sizes decide how much disk
+# the first batch needs. Records arrive up to one per batch: chunks of up to 256 KiB keep the writes
+# few. Checkpoints and samples come every few dozen batches or more: a chunk of a few rows each, not
+# 256 KiB that the first checkpoint would fill with one row (1.8 MB over the seven checkpoint columns).
 _CHUNK_BYTES = 256 * 1024
+_MAX_CHUNK_ROWS = 4096
+_FEW_ROWS = 8
 
 
-def _growable(group: h5py.Group, name: str, row_shape: tuple, dtype) -> h5py.Dataset:
+def _growable(group: h5py.Group, name: str, row_shape: tuple, dtype, max_rows: int = _MAX_CHUNK_ROWS) -> h5py.Dataset:
     row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
-    chunk_rows = max(1, min(4096, _CHUNK_BYTES // row_bytes))
+    chunk_rows = max(1, min(max_rows, _CHUNK_BYTES // row_bytes))
     fill = fill_value(dtype)
     extra = {} if fill is None else {"fillvalue": fill}
     return group.create_dataset(
@@ -61,6 +70,12 @@ def ignore_file_size_signal() -> None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         except (OSError, ValueError):
             pass
+
+
+def session_environment() -> dict:
+    """What a new session records about its run's software and machine: the core's description
+    and the HDF5 stack that writes the file."""
+    return {**describe_environment(), "h5py": h5py.__version__, "hdf5": h5py.version.hdf5_version}
 
 
 @dataclass
@@ -177,6 +192,7 @@ class SessionWriter:
             "optimizer": "adagrad",
             "vocab_size": V,
             "gate_names": list(cell.gate_names),
+            "environment": json.dumps(session_environment()),
             "complete": False,
         }
         f.attrs.update(attrs)
@@ -188,15 +204,15 @@ class SessionWriter:
         for name, (shape, dtype) in self.record_fields.items():
             _growable(records, name, shape(n, cell.n_gates), dtype)
         checkpoints = f.create_group("checkpoints")
-        _growable(checkpoints, "batch", (), np.int64)
+        _growable(checkpoints, "batch", (), np.int64, _FEW_ROWS)
         shapes = checkpoint_shapes(cell.n_gates, cell.n_state, H, V)
         for name, shape in shapes.items():
-            _growable(checkpoints, name, shape, np.float64)
+            _growable(checkpoints, name, shape, np.float64, _FEW_ROWS)
         training = f.create_group("training")
         _growable(training, "loss", (), np.float32)
         samples = f.create_group("samples")
-        _growable(samples, "batch", (), np.int64)
-        _growable(samples, "text", (), h5py.string_dtype())
+        _growable(samples, "batch", (), np.int64, _FEW_ROWS)
+        _growable(samples, "text", (), h5py.string_dtype(), _FEW_ROWS)
 
     # -- progress ---------------------------------------------------------------------------------
     @property
@@ -211,7 +227,7 @@ class SessionWriter:
 
     # -- writing --------------------------------------------------------------------------------------
     def add(self, step: StepResult) -> None:
-        """Queue what one trained batch produced; flushes when the interval has passed."""
+        """Queue what one trained batch produced; flushes after the first batch and when the interval has passed."""
         if self.failed is not None:
             raise self.failed
         if self.closed:
@@ -224,7 +240,10 @@ class SessionWriter:
             pending.checkpoints.append(step.checkpoint)
         if step.sample is not None:
             pending.samples.append(step.sample)
-        if time.monotonic() - self._last_flush >= self.flush_interval:
+        # The first batch is committed at once: a disk that fills later then always leaves records.
+        # Waiting for the interval made the first flush hold every batch a fast machine trained in
+        # it, and a disk without room for all of them kept none.
+        if self._rows["loss"] == 0 or time.monotonic() - self._last_flush >= self.flush_interval:
             self.flush()
 
     def flush(self) -> None:

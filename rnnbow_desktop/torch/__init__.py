@@ -21,7 +21,7 @@ _EXPORTS = {
     "LayerItemized": "itemized",
 }
 
-__all__ = ["TorchNotInstalled", *_EXPORTS]
+__all__ = ["LayerItemized", "TorchNotInstalled", "check_module", "itemize_module"]
 
 
 def __getattr__(name: str):

@@ -14,11 +14,13 @@ those of `core.itemized.Itemized`, defined identically; "mean" reduction divides
 the user's `step_losses.sum(1).mean()` does.
 
 Peak memory of one call, in floats of the module's dtype (n steps, B batch, H hidden, G gates, L layers):
-  forward caches            L · (G + 4) · n · B · H
-  carried state deltas      L · n · B · H   (twice for LSTM: h and c)
-  work buffers              3 · n · B · G·H, shared by the layers
-  results                   L · n² · (G + 2)
-  truncation-error sums     L · n · G·H · H   <- the largest term at usual sizes
+  forward caches            L · (G + 3) · n · B · H   (one layer's forward briefly needs (G + 4) · n · B · H more)
+  carried state deltas      L · n · B · H             (twice for LSTM: h and c), plus n · B · H for ∂L_t/∂h_t
+  work buffers              2 · n · B · G·H, shared by the layers
+  Gram matrices, results    L · n · (B² + n · (G + 2))
+  truncation-error sums     L · n · G·H · H           <- the largest term at usual sizes
+For a 2-layer LSTM with H = 256, n = 64, B = 32 in float32 that is 134 MB for the sums and about 75 MB for the
+rest; the process's resident size grew by 265 MB on a first call (allocator slack and short-lived temporaries).
 The last is P_d = Σ_j G[j + d, j] for every offset d: e(k) = ‖Σ_{d≥k} P_d‖ / ‖Σ_d P_d‖ for every k
 needs them. Without a batch the numpy core gets e(k) from the n × n Gram of the h_{j-1}; with a batch
 that Gram is nB × nB and needs every delta of every step at once (n² · B · G·H floats), so the per-offset
@@ -34,7 +36,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.cells import CELLS
 from ..core.errors import ConfigError
 from ..core.itemized import Itemized
 from ..core.records import frozen_array
@@ -50,7 +51,7 @@ class LayerItemized(Itemized):
     weight_hh_grad: np.ndarray  # (G*H, H)  Σ_{t,j} G[t, j]: the module's weight_hh_l{layer} gradient
 
 
-def check_module(module) -> None:
+def check_module(module: nn.Module) -> None:
     """Raise ConfigError unless `module` is an nn.RNN / nn.LSTM / nn.GRU whose itemized gradients are defined."""
     if not isinstance(module, (nn.RNN, nn.LSTM, nn.GRU)):
         raise ConfigError(
@@ -78,14 +79,14 @@ def check_module(module) -> None:
 
 
 def itemize_module(
-    module,
-    inputs,
-    step_losses,
-    outputs,
+    module: nn.Module,
+    inputs: torch.Tensor,
+    step_losses: torch.Tensor,
+    outputs: torch.Tensor | tuple,
     *,
     reduction: str = "mean",
     epsilon: float = 0.05,
-    h0=None,
+    h0: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> list[LayerItemized]:
     """The itemized quantities of every layer's `weight_hh`, from the user's forward pass; one per layer.
 
@@ -124,7 +125,7 @@ def itemize_module(
         if reduction == "mean":
             dh_local = dh_local / B
         layers = _forward_layers(module, x, h0, unbatched)
-        _check_outputs(module, layers[-1].hs[1:], out)
+        _check_outputs(layers[-1].hs[1:], out)
         _sweep(layers, dh_local)
         return [layer.meter.result(k, epsilon) for k, layer in enumerate(layers)]
 
@@ -158,7 +159,7 @@ def _time_major(module, inputs, outputs):
     return x, out, unbatched
 
 
-def _check_outputs(module, recomputed, out) -> None:
+def _check_outputs(recomputed: torch.Tensor, out: torch.Tensor) -> None:
     """The recomputed top layer must reproduce the module's output, or every itemized number would be wrong."""
     scale = 1.0 + float(out.abs().max()) if out.numel() else 1.0
     # float32 leaves room for cuDNN's TF32 and other kernels' summation orders over n steps.
@@ -199,7 +200,7 @@ def _forward_layers(module, x, h0, unbatched: bool) -> list[_Layer]:
     cell = _make_cell(module)
     states = _initial_states(module, h0, B, unbatched, x)
     GH = cell.n_gates * H
-    work = {name: x.new_empty((n, B, GH)) for name in ("delta", "gram_delta", "product")}
+    work = {name: x.new_empty((n, B, GH)) for name in ("delta", "gram_delta")}
     layers = []
     below = x
     for k in range(L):
@@ -269,7 +270,6 @@ class RNNSteps:
     """h_j = act(W_ih x_j + b_ih + W_hh h_{j-1} + b_hh), act = tanh or relu."""
 
     n_state = 1
-    gate_names = CELLS["rnn"].gate_names
     n_gates = 1
 
     def __init__(self, relu: bool):
@@ -302,7 +302,6 @@ class LSTMSteps:
     """PyTorch's LSTM: gates i, f, g, o; c_j = f ⊙ c_{j-1} + i ⊙ g, h_j = o ⊙ tanh(c_j)."""
 
     n_state = 2
-    gate_names = CELLS["lstm"].gate_names
     n_gates = 4
 
     def forward(self, w: _Weights, x: torch.Tensor, state0: tuple) -> dict:
@@ -350,7 +349,6 @@ class GRUSteps:
     """PyTorch's GRU: gates r, z, n with n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h_j = n + z ⊙ (h_{j-1} − n)."""
 
     n_state = 1
-    gate_names = CELLS["gru"].gate_names
     n_gates = 3
 
     def forward(self, w: _Weights, x: torch.Tensor, state0: tuple) -> dict:
@@ -386,7 +384,7 @@ class GRUSteps:
         H = dh.shape[-1]
         flat_below = below.view(-1, below.shape[-1])
         flat_below.addmm_(delta.view(-1, 3 * H)[:, : 2 * H], w.ih[: 2 * H])
-        flat_below.addmm_(delta.view(-1, 3 * H)[:, 2 * H :], w.ih[2 * H :])
+        flat_below.addmm_((dh * cache["new_grad"][j]).view(-1, H), w.ih[2 * H :])
 
     def carry(self, cache, w, j, dh, dc, delta):
         H = dh.shape[-1]
@@ -425,34 +423,39 @@ class _Meter:
         self.gate_sq = zeros((n, n, n_gates))
         self.along = zeros((n, n))  # ⟨G[t, j], S_j⟩
         self.step_sq = zeros(n)  # ‖S_j‖²
-        self.offset_sums = zeros((n, H, GH))  # [d] = P_dᵀ = Σ_j G[j + d, j]ᵀ
+        # [d] = P_dᵀ = Σ_j G[j + d, j]ᵀ. Offset d is first reached at step j = n-1-d and written then, so
+        # the largest buffer of the call needs no zero-filling pass.
+        self.offset_sums = h_prev.new_empty((n, H, GH))
         # ⟨δ, K δ⟩ with the B × B Gram K costs B²·GH per source; ‖h_{j-1}ᵀ δ‖² costs B·H·GH.
         self.use_gram = B <= H
         self.gram = torch.bmm(h_prev, h_prev.transpose(1, 2)) if self.use_gram else None  # (n, B, B)
 
     def add_step(self, j: int, delta: torch.Tensor) -> None:
         """Record step j from the deltas of its S = n - j sources, delta (S, B, G*H)."""
-        S, B, GH = delta.shape
+        S, _, GH = delta.shape
         hp_t = self.h_prev[j].T  # (H, B)
+        P = self.offset_sums
         if self.use_gram:
             # ‖G_t‖² = ⟨δ_t, K δ_t⟩ summed over the batch axis; per gate, over that gate's columns only.
             X = delta
             KX = torch.matmul(self.gram[j], delta, out=self.work["gram_delta"][j:])  # (S, B, GH)
-            self.offset_sums[:S].baddbmm_(hp_t.expand(S, -1, -1), delta)
+            P[: S - 1].baddbmm_(hp_t.expand(S - 1, -1, -1), delta[: S - 1])
+            torch.matmul(hp_t, delta[S - 1], out=P[S - 1])  # the offset n-1-j, new at this step
+            total = delta.sum(dim=0)  # (B, GH)  Σ_t δ_t, whose outer product with h_{j-1} is S_j
+            K_total = self.gram[j] @ total
         else:
             X = KX = torch.matmul(hp_t, delta)  # (S, H, GH): G[t, j]ᵀ itself, rank ≤ B
-            self.offset_sums[:S] += X
-        R = X.shape[1]
-        product = torch.mul(X, KX, out=self.work["product"][j:].view(-1)[: X.numel()].view(X.shape))
-        gate_sq = product.view(S, R, self.n_gates, GH // self.n_gates).sum(dim=(1, 3))  # (S, G)
-        K_total = KX.sum(dim=0)  # (R, GH): K applied to Σ_t δ_t, the step's real update
-        self.step_sq[j] = torch.vdot(X.sum(dim=0).view(-1), K_total.view(-1))
+            P[: S - 1] += X[: S - 1]
+            P[S - 1] = X[S - 1]
+            total = K_total = X.sum(dim=0)  # (H, GH)  S_jᵀ
+        self.step_sq[j] = torch.vdot(total.view(-1), K_total.view(-1))
         self.along[j:, j] = X.reshape(S, -1) @ K_total.view(-1)
+        product = KX.mul_(X)  # KX is scratch in both forms and no longer needed
+        gate_sq = product.view(S, -1, self.n_gates, GH // self.n_gates).sum(dim=(1, 3))  # (S, G)
         self.gate_sq[j:, j] = gate_sq
         self.itemized_sq[j:, j] = gate_sq.sum(dim=1)
 
     def result(self, layer: int, epsilon: float) -> LayerItemized:
-        n = self.itemized_sq.shape[0]
         error, total = self.truncation_error()
         step_gradient = self.step_sq.clamp(min=0).sqrt()
         safe = torch.where(step_gradient > 0, step_gradient, torch.ones_like(step_gradient))
@@ -469,7 +472,7 @@ class _Meter:
             contribution=host(contribution),
             step_gradient=host(step_gradient),
             truncation_error=error_np,
-            horizon=int(np.argmax(error_np <= epsilon)) + 1 if n else 0,
+            horizon=int(np.argmax(error_np <= epsilon)) + 1,
             itemized_gate=None if gates is None else host(gates),
             layer=layer,
             weight_hh_grad=host(total.T),

@@ -8,7 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from rnnbow_desktop.analysis.findings import KINDS, Finding, RunSeries, conflict_share, find_interesting
+from rnnbow_desktop.analysis.findings import (
+    KINDS,
+    Finding,
+    RunSeries,
+    conflict_share,
+    find_interesting,
+)
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.errors import ConfigError
@@ -21,20 +27,20 @@ R = 24_000  # records of the planted run
 def noise_columns(rng, records: int, heavy: bool = False) -> dict:
     """Stationary columns: multiplicative noise on gradient and loss, additive on horizon and share.
 
-    Heavy: Student-t with 3 degrees of freedom (infinite kurtosis; its 1-in-10,000 values lie 10
-    widths out) in place of normal noise, with the same scales.
+    Heavy: Student-t with 3 degrees of freedom in place of normal noise, with the same scales
+    (infinite kurtosis: one value in 10,000 lies beyond 22 scale units, where normal noise stops at 3.7).
     """
     noise = (lambda scale: scale * rng.standard_t(3, records)) if heavy else (lambda scale: rng.normal(0, scale, records))
     batch = np.arange(records)
-    return dict(
-        batch=batch,
-        max_gradient=np.exp(0.3 + noise(0.15)),
-        horizon=np.clip(np.round(5 + noise(1.0)), 1, N),
-        loss_per_char=np.exp(np.log(2.0) + noise(0.1)),
-        conflict_share=np.clip(0.06 + noise(0.02), 0, 0.5),
-        position=(batch * N) % 100_000,
-        seq_length=N,
-    )
+    return {
+        "batch": batch,
+        "max_gradient": np.exp(0.3 + noise(0.15)),
+        "horizon": np.clip(np.round(5 + noise(1.0)), 1, N),
+        "loss_per_char": np.exp(np.log(2.0) + noise(0.1)),
+        "conflict_share": np.clip(0.06 + noise(0.02), 0, 0.5),
+        "position": (batch * N) % 100_000,
+        "seq_length": N,
+    }
 
 
 # kind: (planted at batch, tolerance in batches)
@@ -81,18 +87,20 @@ def test_planted_run_has_nothing_but_the_planted_events(planted):
 
 
 def test_reasons_state_the_planted_sizes(planted):
-    _, findings = planted
+    cols, findings = planted
     by_kind = {f.kind: f for f in findings}
-    # The spike is 10× the median of exp(0.3 + noise), so 10× its level; the level is a
-    # median of block medians, allowed a few per cent off the exact median.
+    # The level is a median of block medians, and trails by up to one block: within 5 % of the
+    # exact median of the 2,000 values before, plus the rounding of the ratio to whole numbers.
     ratio = float(re.search(r", ([\d.]+)× its level over the previous 2,000 batches", by_kind["gradient_spike"].reason)[1])
-    assert 8.5 <= ratio <= 11.5
-    assert re.search(r"from about 5\.\d to 7\.\d steps", by_kind["horizon_shift"].reason)
+    exact = cols["max_gradient"][7000] / np.median(cols["max_gradient"][5000:7000])
+    assert abs(ratio - exact) <= 0.05 * exact + 0.5
+    before, after = map(float, re.search(r"from about ([\d.]+) to ([\d.]+) steps", by_kind["horizon_shift"].reason).groups())
+    assert abs(before - 5) <= 0.2 and abs(after - 7) <= 0.2
     # Plateau near 2.00; the half window after it falls to about 2·exp(−0.15) ≈ 1.72.
     plateau, lower = map(float, re.search(r"near ([\d.]+) .* falling to ([\d.]+)", by_kind["plateau_end"].reason).groups())
     assert abs(plateau - 2.0) < 0.05 and 1.6 < lower < 1.85
-    share = re.match(r"(\d+)% of the update", by_kind["conflict"].reason)
-    assert share and 25 <= int(share[1]) <= 36
+    share = re.match(r"(\d+)% of the contributions pull against the update \((\d+)% over", by_kind["conflict"].reason)
+    assert share and 25 <= int(share[1]) <= 36 and 5 <= int(share[2]) <= 7
 
 
 def test_findings_do_not_depend_on_units(planted):
@@ -119,7 +127,7 @@ def test_normal_noise_gives_almost_nothing(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_heavy_tailed_noise_gives_few_findings(seed):
-    """Student-t(3) noise has genuine 30× outliers; they may be reported, at most 1 per 500 records."""
+    """Student-t(3) noise has genuine outliers (1 gradient in 10,000 is 28× its level); at most 1 finding per 500 records."""
     records = 40_000
     findings = find_interesting(RunSeries(**noise_columns(np.random.default_rng(200 + seed), records, heavy=True)))
     assert len(findings) <= records // 500
@@ -152,8 +160,11 @@ def test_training_loss_of_every_batch_finds_a_spike_between_records():
     series = RunSeries(**cols, training_loss=training_loss)
     spikes = find_interesting(series, kinds=["loss_spike"])
     assert [f.batch for f in spikes] == [8003]
-    assert "4.0× its level" in spikes[0].reason or "3.9× its level" in spikes[0].reason
+    ratio = float(re.search(r"([\d.]+)× its level over the previous 2,000 batches", spikes[0].reason)[1])
+    exact = training_loss[8003] / np.median(training_loss[6003:8003])
+    assert abs(ratio - exact) <= 0.05 * exact + 0.05
     assert not find_interesting(replace(series, training_loss=None), kinds=["loss_spike"])
+    assert replace(series, seq_length=None).characters_per_batch() == N  # inferred across the record gaps
 
 
 def two_texts(rng, first: str, second: str, length: int) -> tuple[np.ndarray, int]:
@@ -173,10 +184,10 @@ def test_corpus_switch_is_found_at_its_offset():
     found = find_interesting(RunSeries(**cols, corpus_ids=ids, vocab_size=V), kinds=["corpus_change"])
     assert len(found) == 1
     offset = int(re.search(r"offset ([\d,]+)", found[0].reason)[1].replace(",", ""))
-    assert abs(offset - 150_000) <= 3
+    assert abs(offset - 150_000) <= 10  # the texts share characters: the first few may be either
     # The first batch whose inputs and targets (n + 1 characters) reach the offset.
     b = found[0].batch
-    assert cols["position"][b] <= offset <= cols["position"][b] + N < offset + N
+    assert cols["position"][b] <= offset <= cols["position"][b] + N
     assert cols["position"][b - 1] + N < offset
     assert "of its character mix differs" in found[0].reason
 
@@ -189,16 +200,17 @@ def test_corpus_loss_level_change_is_found_without_the_corpus():
     cols["loss_per_char"] = np.where(cols["position"] >= 60_000, 2.0, 1.0) * cols["loss_per_char"]
     found = find_interesting(RunSeries(**cols), kinds=["corpus_change"])
     assert len(found) == 1
-    offset = int(re.search(r"offset ([\d,]+)", found[0].reason)[1].replace(",", ""))
-    assert abs(offset - 60_000) <= 6250  # one chunk: the text a block of records reads
-    assert abs(found[0].batch - 60_000 // N) <= 6250 // N
+    offset, ratio = re.search(r"near offset ([\d,]+): the loss there is ([\d.]+)× that before", found[0].reason).groups()
+    assert abs(int(offset.replace(",", "")) - 60_000) <= 6250  # one chunk: the text a block of records reads
+    assert 1.7 <= float(ratio) <= 2.2
+    assert abs(found[0].batch - 60_000 // N) <= 6250 // N  # in the first pass
 
 
 def test_stationary_corpus_gives_no_change():
     rng = np.random.default_rng(8)
     ids, V = two_texts(rng, "abcdefxyz(){};=+*_01 \n", "abcdefxyz(){};=+*_01 \n", 150_000)
-    cols = noise_columns(rng, 20_000)
-    cols["position"] = (cols["batch"] * N) % (len(ids) - N - 1)
+    cols = noise_columns(rng, 30_000)
+    cols["position"] = (cols["batch"] * N) % (len(ids) - N - 1)  # 2.5 passes: the loss speaks too
     assert not find_interesting(RunSeries(**cols, corpus_ids=ids, vocab_size=V), kinds=["corpus_change"])
 
 
@@ -230,6 +242,7 @@ def test_kinds_top_and_bad_arguments(planted):
     assert len(set(names)) == len(names) == 6 and all(label for _, label in KINDS)
     assert {f.kind for f in findings} <= set(names)
     assert find_interesting(series, top=2) == findings[:2]
+    assert find_interesting(series, kinds="conflict") == [f for f in findings if f.kind == "conflict"]
     only = find_interesting(series, kinds=["gradient_spike", "conflict"])
     assert only == [f for f in findings if f.kind in ("gradient_spike", "conflict")]
     with pytest.raises(ConfigError, match="unknown kind of finding 'spike'"):
@@ -272,6 +285,7 @@ def test_end_to_end_training_run_finds_the_corpus_switch():
         corpus_ids=corpus.ids,
         vocab_size=corpus.vocab_size,
     )
+    assert series.characters_per_batch() == N  # inferred from positions, across the wraps
     changes = find_interesting(series, kinds=["corpus_change"])
     assert len(changes) == 1
     assert re.search(r"offset 1,500: \d+% of its character mix differs", changes[0].reason)

@@ -48,11 +48,11 @@ def test_bracket_depth_counts_every_bracket_kind_and_never_goes_below_zero():
 
 
 def test_in_quotes_is_on_from_the_opening_quote_up_to_the_closing_one():
-    text = "x\"a\\\"b\"y'c'\"d\ne"
+    text = 'x"a\\"b"y\'c\'"d\ne'
     #            x  "  a  \  "  b  "  y  '  c  '  "  d  \n e
     expected = [0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0]
     np.testing.assert_array_equal(in_quotes(text), expected)
-    np.testing.assert_array_equal(in_quotes("\"it's\""), [1, 1, 1, 1, 1, 0])  # ' inside "…" is a letter
+    np.testing.assert_array_equal(in_quotes('"it\'s"'), [1, 1, 1, 1, 1, 0])  # ' inside "…" is a letter
     np.testing.assert_array_equal(in_quotes('"a\\\nb"c'), [1, 1, 1, 1, 1, 0, 0])  # escaped newline
     np.testing.assert_array_equal(in_quotes('"a\\'), [1, 1, 1])  # unclosed, ends in a backslash
     np.testing.assert_array_equal(in_quotes("don't\nstop"), [0, 0, 0, 1, 1, 0, 0, 0, 0, 0])  # ends at newline

@@ -19,7 +19,7 @@ DRIVER = textwrap.dedent("""
     from pathlib import Path
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
-    from rnnbow_desktop.gui.app import run_app
+    from rnnbow_desktop.gui.launch import run_app
 
     app = QApplication(["rnnbow"])
 

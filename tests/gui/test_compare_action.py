@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from rnnbow_desktop.gui import mainwindow
-from rnnbow_desktop.gui.compare_window import CompareWindow
+from rnnbow_desktop.gui.compare.window import CompareWindow
 from rnnbow_desktop.gui.mainwindow import MainWindow
 
 CELLS = ("rnn", "lstm", "gru")

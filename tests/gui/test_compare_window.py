@@ -12,11 +12,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.errors import RnnbowError
-from rnnbow_desktop.gui import compare_window
-from rnnbow_desktop.gui.compare_render import render_comparison
-from rnnbow_desktop.gui.compare_window import CompareWindow
+from rnnbow_desktop.gui.compare import horizon_plot, profile_plot
+from rnnbow_desktop.gui.compare.render import render_comparison
+from rnnbow_desktop.gui.compare.window import CompareWindow
 from rnnbow_desktop.gui.views.labels import visible_char
-from rnnbow_desktop.analysis.compare import horizon_over_training, horizon_profile, smooth
+from rnnbow_desktop.analysis.compare import horizon_over_training, horizon_profile
+from rnnbow_desktop.analysis.smoothing import moving_average
+from rnnbow_desktop.analysis.training_phase import late_training_start
 from rnnbow_desktop.storage.reader import Session
 from rnnbow_desktop.storage.run import TrainingRun
 
@@ -108,14 +110,15 @@ def test_profile_curves_are_each_sessions_horizon_profile(window, paths, monkeyp
         np.testing.assert_allclose(y, expected.relative)
         assert y[0] == pytest.approx(1.0)
 
-    plot.set_range("last")  # batches from 80% of the training on
+    plot.set_range("last")  # batches from 80% of the training on: 48 of 60 trained, however often recorded
     for path, curve in zip(paths, plot.curves):
         with Session(path) as session:
-            expected = horizon_profile(session, first_batch=int(0.8 * (session.batches()[-1] + 1)))
+            assert late_training_start(session.batches_trained) == 48
+            expected = horizon_profile(session, first_batch=48)
         np.testing.assert_allclose(curve.getOriginalDataset()[1], expected.relative)
     assert "batches 48–" in plot.note.text()
 
-    monkeypatch.setattr(compare_window, "AROUND_BATCHES", 6)
+    monkeypatch.setattr(profile_plot, "AROUND_BATCHES", 6)
     plot.set_range("around")
     window.link.select_batch(30)
     for path, curve, profile in zip(paths, plot.curves, plot.profiles):
@@ -135,7 +138,7 @@ def test_profile_curves_are_each_sessions_horizon_profile(window, paths, monkeyp
 
 
 def test_horizon_curves_are_the_smoothed_horizon_of_each_session(qtbot, paths, monkeypatch):
-    monkeypatch.setattr(compare_window, "SMOOTHING_DIVISIONS", 10)  # 60 batches: average over 6
+    monkeypatch.setattr(horizon_plot, "SMOOTHING_DIVISIONS", 10)  # 60 batches: average over 6
     w = CompareWindow(paths)
     qtbot.addWidget(w)
     plot = w.horizon_plot
@@ -146,7 +149,7 @@ def test_horizon_curves_are_the_smoothed_horizon_of_each_session(qtbot, paths, m
             batches, horizon = horizon_over_training(session)
         x, y = curve.getOriginalDataset()
         np.testing.assert_array_equal(x, batches)
-        np.testing.assert_allclose(y, smooth(horizon, window_size))
+        np.testing.assert_allclose(y, moving_average(horizon, window_size))
         np.testing.assert_allclose(raw_curve.getOriginalDataset()[1], horizon)
         assert not raw_curve.isVisible()
     plot.raw_box.setChecked(True)

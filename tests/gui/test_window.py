@@ -19,7 +19,8 @@ from rnnbow_desktop.core.samples import SAMPLES
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.app import open_settings
 from rnnbow_desktop.gui.corpus_picker import CorpusPicker
-from rnnbow_desktop.gui.live_panels import LossCurve, SamplesPanel, smooth_loss_series
+from rnnbow_desktop.analysis.smoothing import smooth_loss_series
+from rnnbow_desktop.gui.live_panels import LossCurve, SamplesPanel
 from rnnbow_desktop.gui.mainwindow import MainWindow
 from rnnbow_desktop.storage.reader import Session
 
@@ -96,8 +97,11 @@ def test_hovering_a_loss_holds_the_live_batch(window, qtbot, tmp_path):
     window.selection.set_hovered_loss(3)  # what area 2 does under the mouse
     held = window.selection.selected
     grown = len(window.store) + 30
-    qtbot.waitUntil(lambda: len(window.store) > grown and window.views.overview.max_curve.getData()[0][-1] >= grown,
-                    timeout=10_000)
+    def overview_has_grown():
+        x, _ = window.views.overview.max_curve.getData()  # (None, None) until the first overview frame
+        return len(window.store) > grown and x is not None and len(x) > 0 and x[-1] >= grown
+
+    qtbot.waitUntil(overview_has_grown, timeout=10_000)
     assert window.selection.selected == held and window.selection.hovered_loss == 3
     window.selection.set_hovered_loss(None)
     qtbot.waitUntil(lambda: window.selection.selected > held, timeout=5000)
@@ -290,7 +294,7 @@ def test_save_as_copies_and_refuses_while_training(window, qtbot, tmp_path, sess
     assert not copy2.exists()
     assert window.errors[-1][0] == "Pause training first"
 
-    window.pause_training()
+    window.training_controller.pause()
     qtbot.waitUntil(lambda: "Paused" in window.status.text(), timeout=5000)
     window.save_as()
     with Session(copy2) as session:  # a flushed copy of the session so far
@@ -405,7 +409,7 @@ def test_settings_persist_in_the_test_folder(make_window, sandboxed_settings, se
     assert not second.settings.value("window/geometry").isEmpty()
     assert second.loss_dock.isHidden() and not second.samples_dock.isHidden()
     assert second.recent_sessions()[0] == session_path.resolve()
-    second._fill_recent_menu()
+    second.recent_menu.aboutToShow.emit()  # as opening the menu does
     assert f"{session_path.name} (rnn)" in [a.text().split(" ", 1)[-1] for a in second.recent_menu.actions()]
     assert open_settings().fileName().startswith(str(sandboxed_settings))
 

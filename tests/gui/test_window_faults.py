@@ -317,7 +317,7 @@ FULL_DISK_DRIVER = textwrap.dedent("""
     report = {}
 
     def check():
-        if window.training or window.picker.loading or window._start_when_loaded:
+        if window.training or window.picker.loading or window.training_controller.start_when_loaded:
             return
         timer.stop()
         boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]

@@ -253,6 +253,30 @@ class CompareWindow(QMainWindow):
         return QSize(1600, 1000)
 
 
+def open_comparison(paths, owner) -> CompareWindow:
+    """File › Compare Sessions of the main window `owner`: show `paths` side by side in a window of their own.
+
+    `owner.compare_windows` keeps it alive while it is open (nothing else holds it); closing deletes it
+    and drops the reference. Problems with single files are reported in its own dialogs.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    owner.statusBar().showMessage(f"Opening {len(paths)} sessions to compare…")
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        window = CompareWindow(paths)
+    finally:
+        QApplication.restoreOverrideCursor()
+        owner.statusBar().clearMessage()
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    owner.compare_windows.append(window)
+    window.destroyed.connect(lambda *_: owner.compare_windows.remove(window) if window in owner.compare_windows else None)
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
+
+
 def run_compare_window(paths, profile_over: str = "whole", profile_statistic: str = "mean", batch: int | None = None,
                        hover_step: int | None = None, size: tuple[int, int] | None = None) -> int:
     """Show the comparison of `paths` as the application's window (`rnnbow compare`, `rnnbow demo`) until it is closed.

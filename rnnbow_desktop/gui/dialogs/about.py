@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ... import __version__
+from ...core.version import __version__
 from ..icon import app_icon
 
 # The journal version (arXiv:1907.12545); the earlier workshop paper lists four of these authors.
