@@ -6,6 +6,8 @@
 Each case runs in its own child process, so its peak resident memory (ru_maxrss) is its own:
 1. M-PHATE, 20 checkpoints x 256 units x 2,000 probe characters (target < 30 s).
 2. MM-PHATE, 20 checkpoints x 25 steps x 100 units x 64 samples = 50,000 points (target < 60 s, < 2 GB).
+3. The same two sizes end to end from a session file, as `rnnbow dynamics` runs them: an LSTM's 20
+   checkpoints replayed over its corpus's default probe (storage.session_dynamics), then embedded.
 Baselines: numpy's dense eigendecomposition of one 5,120 x 5,120 symmetric matrix, the least the
 exact (landmark-free) method needs for case 1 (it also needs the matrix powers and an MDS of all
 5,120 points); and case 1 with PHATE's default of 2,000 landmarks instead of our 1,000.
@@ -52,11 +54,46 @@ def multiway_trace(checkpoints: int, steps: int, units: int, samples: int, seed:
     return np.tanh(0.5 * signature + c * centres[community] + walk * (1 - 0.5 * c))
 
 
+def session_case(multiway: bool) -> dict:
+    """Case 3: train an LSTM 20 batches with a checkpoint before each, then replay and embed them as the CLI does."""
+    import tempfile
+    from pathlib import Path
+
+    from rnnbow_desktop.analysis.hidden_dynamics import embed_dynamics
+    from rnnbow_desktop.core.config import TrainConfig
+    from rnnbow_desktop.core.corpus import load_corpus
+    from rnnbow_desktop.storage.reader import Session
+    from rnnbow_desktop.storage.run import TrainingRun
+    from rnnbow_desktop.storage.session_dynamics import read_hidden_trace
+
+    config = TrainConfig(cell="lstm", hidden_size=100 if multiway else 256, seq_length=25, record_every=1000,
+                         checkpoint_every=1, sample_every=0)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "session.h5"
+        with TrainingRun(load_corpus("c-like", min_length=26), config, path) as run:
+            for _ in range(20):
+                run.step()
+        with Session(path) as session:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            start = time.perf_counter()
+            trace = read_hidden_trace(session, multiway=multiway)
+            replayed = time.perf_counter()
+            dynamics = embed_dynamics(trace)
+            done = time.perf_counter()
+    C, P, _ = dynamics.embedding.shape
+    form = (f"{trace.units} units x {trace.steps} steps x {len(trace.starts)} samples" if multiway
+            else f"{trace.units} units x {len(trace.ids):,} characters")
+    return {"seconds": done - start, "replay_seconds": replayed - start, "points": C * P, "form": form,
+            "t": dynamics.t, "rss_before_mb": before / 1024}
+
+
 def child(case: str) -> None:
     """Run one case in this process and print its figures as one JSON line."""
     from rnnbow_desktop.analysis.multislice import multislice_phate
 
-    if case == "eigh":
+    if case.startswith("session"):
+        figures = session_case(case == "session-multiway")
+    elif case == "eigh":
         a = np.random.default_rng(0).standard_normal((5120, 5120))
         a = (a + a.T) / 2
         start = time.perf_counter()
@@ -105,10 +142,16 @@ def main() -> None:
     print(f"   time {two['seconds']:6.1f} s (target < 60)   peak RSS {two['peak_rss_mb']:6.0f} MB (target < 2,048) "
           f"({two['rss_before_mb']:.0f} MB with the trace)   t = {two['t']}, stress {two['stress']:.3f}")
 
+    print("\n3. From a session file, as `rnnbow dynamics` runs (replay of 20 LSTM checkpoints, then the embedding)")
+    for case, target in (("session-checkpoints", 30), ("session-multiway", 60)):
+        found = run(case)
+        print(f"   {found['form']:<34} time {found['seconds']:6.1f} s (replay {found['replay_seconds']:4.1f} s; target < {target})"
+              f"   peak RSS {found['peak_rss_mb']:6.0f} MB   {found['points']:,} points, t = {found['t']}")
+
     if args.quick:
         return
     eigh = run("eigh")
-    print("\n3. Baselines, same run")
+    print("\n4. Baselines, same run")
     print(f"   numpy eigh of one dense 5,120 x 5,120 matrix     {eigh['seconds']:6.1f} s, peak RSS {eigh['peak_rss_mb']:5.0f} MB"
           f"   ratio case 1 / eigh {one['seconds'] / eigh['seconds']:5.2f}")
     print("   (the exact method for case 2 would need a dense 50,000^2 operator: 20 GB, not attempted)")

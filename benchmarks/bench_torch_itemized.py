@@ -8,8 +8,10 @@
    layer's weight_hh, one backward per loss L_t plus one for the real update, every quantity computed
    from the explicit G[t, j] matrices). Goal: ≤ 0.3 × the naive time.
 2. A training loop (2-layer LSTM, H = 256, n = 64, batch 32, Adam) itemizing every 50 batches vs the
-   same loop without. Goal: ≤ 1.5 ×. Printed beside it: the arithmetic limit, i.e. the same ratio if
-   every flop ran at one speed, from the flop counts of a plain and a recorded batch.
+   same loop without: itemize_module called by hand, and rnnbow_desktop.torch.Recorder (hook, every
+   batch's loss, the session file). Goal: ≤ 1.5 ×. Printed beside it: the arithmetic limit, i.e. the same
+   ratio if every flop ran at one speed, from the flop counts of a plain and a recorded batch; and what
+   Recorder.record costs on a batch it does not itemize.
 On a machine with CUDA, both parts run on the GPU too.
 """
 
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import platform
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from rnnbow_desktop.torch import itemize_module
+from rnnbow_desktop.torch import Recorder, itemize_module
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -167,6 +171,33 @@ def train_loop(model, batches, every: int, data, device) -> float:
     return seconds(device) - start
 
 
+def recorded_loop(model, batches, every: int, data, device, path: Path) -> float:
+    """Seconds for the same loop with a Recorder on the recurrent module, writing a session to `path`."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    inputs, targets = data
+    start = seconds(device)
+    with Recorder(model.rnn, path, every=every, force=True) as rec:
+        for b in batches:
+            _x, _out, losses = model.step_losses(inputs[b], targets[b])
+            rec.record(losses, inputs=inputs[b], targets=targets[b])
+            losses.sum(1).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    return seconds(device) - start
+
+
+def idle_record_cost(model, data, device, path: Path, calls: int = 2000) -> float:
+    """Seconds per Recorder.record call on a batch that is not itemized (the hook, one loss scalar kept)."""
+    inputs, targets = data
+    with Recorder(model.rnn, path, every=10**9, force=True, checkpoint_every=0) as rec:
+        _x, _out, losses = model.step_losses(inputs[0], targets[0])
+        rec.record(losses)  # batch 0 is itemized: the rest are not
+        start = seconds(device)
+        for _ in range(calls):
+            rec.record(losses)
+        return (seconds(device) - start) / calls
+
+
 def part_loop(device, cell, L, H, n, B, V, n_batches: int, every: int, repeats: int) -> None:
     print(f"\n2. Training loop, {L}-layer {cell.upper()} H={H} n={n} batch {B} V={V}, itemizing every {every} ({device})")
     torch.manual_seed(0)
@@ -174,21 +205,32 @@ def part_loop(device, cell, L, H, n, B, V, n_batches: int, every: int, repeats: 
     plain_model = Model(cell, V, H, H, L).to(device)
     recorded_model = Model(cell, V, H, H, L).to(device)
     recorded_model.load_state_dict(plain_model.state_dict())
+    recorder_model = Model(cell, V, H, H, L).to(device)
+    recorder_model.load_state_dict(plain_model.state_dict())
     batches = range(n_batches)
+    folder = Path(tempfile.mkdtemp(prefix="rnnbow-bench-"))
     train_loop(plain_model, range(2), 0, data, device)  # warm-up
     train_loop(recorded_model, range(1), 1, data, device)
-    t_plain, t_rec = [], []
-    for _ in range(repeats):  # alternate, so that load from other processes hits both alike
+    recorded_loop(recorder_model, range(1), 1, data, device, folder / "warm-up.h5")
+    t_plain, t_rec, t_recorder = [], [], []
+    for _ in range(repeats):  # alternate, so that load from other processes hits all alike
         t_plain.append(train_loop(plain_model, batches, 0, data, device))
         t_rec.append(train_loop(recorded_model, batches, every, data, device))
-    plain, rec = min(t_plain), min(t_rec)
+        t_recorder.append(recorded_loop(recorder_model, batches, every, data, device, folder / "run.h5"))
+    plain, rec, recorder = min(t_plain), min(t_rec), min(t_recorder)
+    idle = idle_record_cost(recorder_model, data, device, folder / "idle.h5")
+    size = (folder / "run.h5").stat().st_size
     recorded = len([b for b in batches if b % every == 0])
     f_plain, f_extra = flops(cell, V, H, H, n, B, L)
     limit = (n_batches * f_plain + recorded * f_extra) / (n_batches * f_plain)
     per_item = (rec - plain) / recorded
     print(f"   plain loop   {plain:7.2f} s for {n_batches} batches ({plain / n_batches * 1e3:.0f} ms per batch)")
     print(f"   recording    {rec:7.2f} s, {recorded} batches itemized ({per_item:.2f} s each over the plain batch)")
-    print(f"   overhead     {rec / plain:.3f} x   (goal <= 1.5 x)")
+    print(f"   overhead     {rec / plain:.3f} x   (goal <= 1.5 x; arithmetic limit {limit:.3f} x)")
+    print(f"   Recorder     {recorder:7.2f} s: overhead {recorder / plain:.3f} x   (arithmetic limit {limit:.3f} x), "
+          f"with the session file ({size / 1e6:.1f} MB) and every batch's loss")
+    print(f"   record() on a batch it does not itemize: {idle * 1e6:.0f} us "
+          f"({idle / (plain / n_batches) * 100:.3f} % of a plain batch)")
     print(f"   flops: plain batch {f_plain / 1e9:.1f} G, itemizing one adds {f_extra / 1e9:.1f} G "
           f"({(f_plain + f_extra) / f_plain:.1f} x a plain batch's arithmetic)")
     print(f"   arithmetic limit {limit:.3f} x   (the overhead if itemizing ran at the plain loop's flop rate)")

@@ -14,6 +14,9 @@ It writes:
   window-lstm.png  the main window on an LSTM session with the forget gate shown (skip: --skip-lstm)
   window-live.png  the real app (`rnnbow gui --corpus c-like --start`, a process of its own, first-run
                    layout) after 15 s of live training, saved by itself via RNNBOW_SCREENSHOT (skip: --skip-live)
+  dynamics-lstm.png  the Dynamics view on `rnnbow demo`'s LSTM (its 20 checkpoints), the unit that travels
+                   farthest selected (skip: --skip-dynamics; only this one: --dynamics-only; reuse a demo
+                   session instead of training it, about 80 s: --demo-lstm long-range-lstm.h5)
 The sessions are trained deterministically (fixed seeds) into a scratch folder in the temp directory,
 and each window uses its own settings file there, so the pictures do not depend on this machine's
 saved layout. Only window-live.png changes from run to run (it depends on the machine's speed).
@@ -41,6 +44,8 @@ RNN_BATCH = 2990  # the recorded batch shown
 LSTM_BATCHES = 1500
 HOVER_T, HOVER_J = 21, 17  # hovered loss t, and the bar j (offset t − j = 4) the mouse is on
 LIVE_MS = 15_000
+DYNAMICS_SIZE = (1300, 700)
+DYNAMICS_WAIT_S = 300  # replaying 20 checkpoints and embedding them: seconds, more on a loaded machine
 
 
 def train(corpus: str, out: Path, batches: int, *extra: str) -> None:
@@ -101,6 +106,52 @@ def close(window) -> None:
     settle(100)
 
 
+def train_demo_lstm(folder: Path) -> Path:
+    """`rnnbow demo`'s LSTM, trained alone: the same settings, seed and checkpoints (about 80 s)."""
+    from rnnbow_desktop.cli.demo import DEFAULT_BATCHES, SAMPLE, demo_config
+    from rnnbow_desktop.core.corpus import load_corpus
+    from rnnbow_desktop.storage.run import TrainingRun
+
+    config = demo_config("lstm")
+    path = folder / f"{SAMPLE}-lstm.h5"
+    start = time.monotonic()
+    with TrainingRun(load_corpus(SAMPLE, min_length=config.seq_length + 1), config, path) as run:
+        for _ in range(DEFAULT_BATCHES):
+            run.step()
+    print(f"  trained {path.name}: {DEFAULT_BATCHES} batches in {time.monotonic() - start:.0f} s")
+    return path
+
+
+def dynamics_screenshot(session: Path, path: Path, settings_dir: Path) -> None:
+    """The Dynamics view, floated to DYNAMICS_SIZE, once it has computed; the unit that travels farthest selected."""
+    import numpy as np
+
+    from rnnbow_desktop.gui.selection import UnitChoice
+
+    window = open_window(session, settings_dir)
+    dock = window.dynamics_dock
+    dock.setFloating(True)
+    dock.resize(*DYNAMICS_SIZE)
+    dock.show()
+    dock.raise_()
+    deadline = time.monotonic() + DYNAMICS_WAIT_S
+    view = window.dynamics
+    while (view.dynamics is None or view.busy) and time.monotonic() < deadline:
+        settle(250)
+    d = view.dynamics
+    if d is None:
+        sys.exit(f"the Dynamics view showed nothing for {session}: {view.status.text()}")
+    paths = np.swapaxes(d.embedding, 0, 1)  # (H, C, 2) every unit's path
+    unit = int(np.argmax(np.linalg.norm(np.diff(paths, axis=1), axis=2).sum(axis=1)))
+    window.selection.set_unit(UnitChoice(d.state, unit))  # as a click on one of its points does
+    window.selection.set_checkpoint(int(d.checkpoints[len(d.checkpoints) // 2]))
+    settle(400)
+    if not view.grab().save(str(path)):
+        sys.exit(f"could not write {path}")
+    print(f"  wrote {path} (unit {unit} selected)")
+    close(window)
+
+
 def live_screenshot(path: Path, folder: Path) -> None:
     """Run the app as a user would, training from the first second, and let it photograph itself."""
     env = dict(os.environ, RNNBOW_SETTINGS_DIR=str(folder / "settings-live"), RNNBOW_QUIT_AFTER_MS=str(LIVE_MS),
@@ -114,6 +165,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-lstm", action="store_true", help="do not make window-lstm.png")
     parser.add_argument("--skip-live", action="store_true", help="do not make window-live.png")
+    parser.add_argument("--skip-dynamics", action="store_true", help="do not make dynamics-lstm.png")
+    parser.add_argument("--dynamics-only", action="store_true", help="make only dynamics-lstm.png")
+    parser.add_argument("--demo-lstm", type=Path, default=None, metavar="SESSION.h5",
+                        help="rnnbow demo's long-range-lstm.h5 to picture, instead of training it")
     parser.add_argument("--out", type=Path, default=IMAGES, help=f"folder for the pictures (default: {IMAGES})")
     args = parser.parse_args()
     if not sys.platform.startswith(("win", "darwin")) and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -127,6 +182,11 @@ def main() -> int:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
+        if not args.skip_dynamics:
+            lstm = args.demo_lstm if args.demo_lstm is not None else train_demo_lstm(tmp)
+            dynamics_screenshot(lstm, args.out / "dynamics-lstm.png", tmp / "settings-dynamics")
+        if args.dynamics_only:
+            return 0
         rnn = tmp / "c-like.h5"
         train("c-like", rnn, RNN_BATCHES)
         window = open_window(rnn, tmp / "settings")

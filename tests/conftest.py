@@ -1,5 +1,10 @@
 """Fixtures shared by all tests: a child process for which file permissions hold, even under root; three
-tiny sessions of one corpus, one per cell."""
+tiny sessions of one corpus, one per cell; children that draw offscreen.
+
+Shared helpers that are not fixtures are plain modules beside this file (tests/ is on sys.path):
+processes.py (running rnnbow and Python children), session_faults.py (damaged files, full disks),
+textbook.py (independent gradient references), tiny_sessions.py (small real sessions), pictures.py (PNG facts).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import subprocess
 import sys
 
 import pytest
+
+from processes import python
 
 _PR_CAPBSET_DROP = 24
 # The two capabilities that let root read a file whatever its mode says.
@@ -46,8 +53,7 @@ def permissions_apply(tmp_path):
     probe.write_text("x")
     probe.chmod(0)
     try:
-        done = subprocess.run([sys.executable, "-c", "import sys; open(sys.argv[1]).read()", probe], preexec_fn=preexec,
-                              capture_output=True, text=True, timeout=30)
+        done = python("import sys; open(sys.argv[1]).read()", probe, preexec_fn=preexec, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.skip(f"running as root, and cannot drop root's file-permission override here ({exc})")
     finally:
@@ -58,24 +64,19 @@ def permissions_apply(tmp_path):
 
 
 CELLS = ("rnn", "lstm", "gru")
-TINY_TEXT = "if (x) { y = x->next; }\n\telse { y = 0; return buf[n]; }\n" * 30
 
 
 @pytest.fixture(scope="session")
 def cell_sessions(tmp_path_factory):
     """tiny-rnn.h5, tiny-lstm.h5, tiny-gru.h5: the same small corpus, 30 batches each, by the real trainer."""
-    from rnnbow_desktop.core.corpus import Corpus
-    from rnnbow_desktop.core.config import TrainConfig
-    from rnnbow_desktop.storage.run import TrainingRun
+    from tiny_sessions import train_session
 
     folder = tmp_path_factory.mktemp("cell-sessions")
-    paths = []
-    for cell in CELLS:
-        config = TrainConfig(cell=cell, hidden_size=8, seq_length=10, record_every=2, checkpoint_every=0,
-                             sample_every=0, seed=1)
-        path = folder / f"tiny-{cell}.h5"
-        with TrainingRun(Corpus("tiny", TINY_TEXT), config, path) as run:
-            for _ in range(30):
-                run.step()
-        paths.append(path)
-    return paths
+    return [train_session(folder / f"tiny-{cell}.h5", 30, cell=cell, record_every=2, seed=1) for cell in CELLS]
+
+
+@pytest.fixture
+def offscreen_children(monkeypatch):
+    """Child processes draw offscreen, unless a Qt platform is chosen already (`processes.app_env(display=False)`
+    gives a child no display at all)."""
+    monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from processes import python
 import rnnbow_desktop as rb
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.corpus import Corpus
@@ -109,7 +108,7 @@ def test_open_session_refuses_a_file_that_is_not_a_session(tmp_path):
 
 def test_importing_the_package_loads_neither_qt_nor_hdf5():
     code = "import sys, rnnbow_desktop; sys.exit(int(any(m in sys.modules for m in ('PySide6', 'h5py', 'numpy'))))"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert python(code).returncode == 0
 
 
 def test_the_session_format_page_lists_exactly_the_schema():

@@ -9,8 +9,8 @@ loses one per call, so a few thousand calls abort).
 """
 
 import os
-import subprocess
-import sys
+
+from processes import python
 
 CALLS = 200  # None starts with ~5,000 references; a faulty binding must not run out mid-probe
 
@@ -30,7 +30,7 @@ print(before - sys.getrefcount(None))
 
 def test_void_qt_calls_keep_none_alive():
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=60)
+    out = python(PROBE, env=env)
     assert out.returncode == 0, f"the Qt probe crashed: {out.stderr[-500:]}"
     lost = int(out.stdout.strip().splitlines()[-1])
     # Unrelated code may take or drop a few references meanwhile; the fault loses one per call.

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from textbook import explicit_items, local_dh, numeric_gradient, random_model, step_losses
 from rnnbow_desktop.core import itemized
 from rnnbow_desktop.core.cells import CELLS, GRUCell, LSTMCell, make_cell
 from rnnbow_desktop.core.corpus import Corpus
@@ -17,77 +18,13 @@ GATED = ["lstm", "gru"]
 def problem(request):
     """Random parameters of scale ~0.5 and a nonzero initial state, so no gradient is tiny."""
     cell = make_cell(request.param)
-    rng = np.random.default_rng(7)
-    GH = cell.n_gates * H
-    params = {
-        "weight_ih": rng.standard_normal((GH, V)) * 0.5,
-        "weight_hh": rng.standard_normal((GH, H)) * 0.5,
-        "bias_ih": rng.standard_normal(GH) * 0.5,
-        "bias_hh": rng.standard_normal(GH) * 0.5,
-        "decoder_weight": rng.standard_normal((V, H)) * 0.5,
-        "decoder_bias": rng.standard_normal(V) * 0.5,
-    }
-    inputs = rng.integers(0, V, N)
-    targets = rng.integers(0, V, N)
-    state0 = tuple(rng.standard_normal(H) * 0.5 for _ in range(cell.n_state))
-    return cell, params, inputs, targets, state0
-
-
-def local_dh(params, fwd, targets):
-    """∂L_t/∂h_t of each step's own loss (n, H), computed here rather than taken from the trainer."""
-    logits = fwd.hs[1:] @ params["decoder_weight"].T + params["decoder_bias"]
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    p[np.arange(len(targets)), targets] -= 1.0
-    return p @ params["decoder_weight"]
+    return (cell, *random_model(cell, H, V, N, seed=7))
 
 
 def sweep_deltas(cell, params, inputs, targets, state0):
     fwd = cell.forward(params, inputs, state0)
     gates, deltas = itemized.sweep(cell, params, fwd, local_dh(params, fwd, targets), itemize=True)
     return fwd, gates, deltas.copy()
-
-
-def explicit_items(fwd, deltas):
-    """G[t, j] as explicit (GH, H) matrices, zero for j > t."""
-    n, _, GH = deltas.shape
-    G = np.zeros((n, n, GH, fwd.hs.shape[1]))
-    for t in range(n):
-        for j in range(t + 1):
-            G[t, j] = np.outer(deltas[j, t - j], fwd.hs[j])
-    return G
-
-
-# --- an independent forward pass, written from the equations with one W_hh per step ---------
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def per_step_losses(name, params, inputs, targets, state0, W_steps):
-    """L_t for every t, with step j using its own recurrent matrix W_steps[j] (textbook equations)."""
-    W_ih, b_ih, b_hh = params["weight_ih"], params["bias_ih"], params["bias_hh"]
-    h = state0[0].copy()
-    c = state0[1].copy() if name == "lstm" else None
-    losses = []
-    for x, y, W_hh in zip(inputs, targets, W_steps):
-        gx = W_ih[:, x] + b_ih
-        gh = W_hh @ h + b_hh
-        if name == "lstm":
-            a_i, a_f, a_g, a_o = np.split(gx + gh, 4)
-            c = _sigmoid(a_f) * c + _sigmoid(a_i) * np.tanh(a_g)
-            h = _sigmoid(a_o) * np.tanh(c)
-        else:
-            x_r, x_z, x_n = np.split(gx, 3)
-            h_r, h_z, h_n = np.split(gh, 3)
-            r, z = _sigmoid(x_r + h_r), _sigmoid(x_z + h_z)
-            new = np.tanh(x_n + r * h_n)
-            h = (1 - z) * new + z * h
-        logits = params["decoder_weight"] @ h + params["decoder_bias"]
-        logits = logits - logits.max()
-        losses.append(np.log(np.exp(logits).sum()) - logits[y])
-    return np.array(losses)
 
 
 # --- 0. the cells' declared contract ---------------------------------------------------------
@@ -125,7 +62,7 @@ def test_init_params_drawn_like_the_vanilla_cell(name):
 def test_forward_matches_the_textbook_equations(problem):
     cell, params, inputs, targets, state0 = problem
     result = batch_gradients(cell, params, inputs, targets, state0, itemize=True)
-    independent = per_step_losses(cell.name, params, inputs, targets, state0, [params["weight_hh"]] * N)
+    independent = step_losses(cell.name, params, [params["weight_hh"]] * N, inputs, targets, state0)
     np.testing.assert_allclose(result.loss, independent, rtol=1e-12)
     assert len(result.fwd.state_out) == cell.n_state
 
@@ -137,17 +74,12 @@ def test_gradients_match_finite_differences(problem):
     cell, params, inputs, targets, state0 = problem
     grads = batch_gradients(cell, params, inputs, targets, state0, itemize=True).grads
     assert set(grads) == set(params)
-    eps = 1e-6
+
+    def total_loss():
+        return batch_gradients(cell, params, inputs, targets, state0, itemize=False).loss.sum()
+
     for name, value in params.items():
-        numeric = np.zeros_like(value)
-        for idx in np.ndindex(value.shape):
-            old = value[idx]
-            value[idx] = old + eps
-            up = batch_gradients(cell, params, inputs, targets, state0, itemize=False).loss.sum()
-            value[idx] = old - eps
-            down = batch_gradients(cell, params, inputs, targets, state0, itemize=False).loss.sum()
-            value[idx] = old
-            numeric[idx] = (up - down) / (2 * eps)
+        numeric = numeric_gradient(total_loss, value)
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-8, err_msg=name)
 
 
@@ -163,25 +95,19 @@ def test_gru_input_side_of_new_gate_survives_a_closed_reset_gate():
     assert np.all(fwd.cache["coeff"][:, 2] == 0.0)  # r ⊙ …: the hidden side of n is cut off
     grads = batch_gradients(cell, params, inputs, targets, state0, itemize=True).grads
     np.testing.assert_array_equal(grads["bias_hh"][2 * H :], 0.0)
-    eps = 1e-6
-    b_in = params["bias_ih"][2 * H :]
-    numeric = np.zeros(H)
-    for k in range(H):
-        old = b_in[k]
-        b_in[k] = old + eps
-        up = batch_gradients(cell, params, inputs, targets, state0, itemize=False).loss.sum()
-        b_in[k] = old - eps
-        down = batch_gradients(cell, params, inputs, targets, state0, itemize=False).loss.sum()
-        b_in[k] = old
-        numeric[k] = (up - down) / (2 * eps)
+
+    def total_loss():
+        return batch_gradients(cell, params, inputs, targets, state0, itemize=False).loss.sum()
+
+    numeric = numeric_gradient(total_loss, params["bias_ih"][2 * H :])  # the input side of n: a view, shifted in place
     assert np.abs(numeric).max() > 1e-3
     np.testing.assert_allclose(grads["bias_ih"][2 * H :], numeric, rtol=1e-5, atol=1e-8)
 
 
-# --- 2. itemized matrices add up to the training gradient -----------------------------------
+# --- 2. the parts G[t, j] add up to the training gradient -----------------------------------
 
 
-def test_itemized_matrices_sum_to_the_gradient(problem):
+def test_parts_sum_to_the_gradient(problem):
     cell, params, inputs, targets, state0 = problem
     grads = batch_gradients(cell, params, inputs, targets, state0, itemize=True).grads
     fwd, gates_itemized, deltas = sweep_deltas(cell, params, inputs, targets, state0)
@@ -218,17 +144,7 @@ def test_single_item_is_the_gradient_through_one_step_copy(problem, t, j):
     expected = np.outer(deltas[j, t - j], fwd.hs[j])  # G[t, j]
 
     W_steps = [params["weight_hh"].copy() for _ in range(N)]
-    W = W_steps[j]
-    eps = 1e-6
-    numeric = np.zeros_like(W)
-    for idx in np.ndindex(W.shape):
-        old = W[idx]
-        W[idx] = old + eps
-        up = per_step_losses(cell.name, params, inputs, targets, state0, W_steps)[t]
-        W[idx] = old - eps
-        down = per_step_losses(cell.name, params, inputs, targets, state0, W_steps)[t]
-        W[idx] = old
-        numeric[idx] = (up - down) / (2 * eps)
+    numeric = numeric_gradient(lambda: step_losses(cell.name, params, W_steps, inputs, targets, state0)[t], W_steps[j])
     assert np.abs(numeric).max() > 1e-4
     np.testing.assert_allclose(expected, numeric, rtol=1e-5, atol=1e-9)
 

@@ -2,17 +2,17 @@
 
 import json
 import os
+import re
+import signal
 import subprocess
-import sys
 
 import h5py
+import numpy as np
 import pytest
 
+from processes import rnnbow, rnnbow_started, stop
+
 TEXT = "for (i = 0; i < n; i++) { sum += a[i]; }\n" * 30
-
-
-def rnnbow(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "rnnbow_desktop", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 @pytest.fixture
@@ -42,6 +42,16 @@ def test_train_then_info(tmp_path, corpus_file):
     assert summary["checkpoints"] == 1 and summary["corpus"]["name"] == "loop.c"
     text = rnnbow("info", out_file)
     assert text.returncode == 0 and "records       10" in text.stdout
+    # The loss is per character, its unit named: the same figure where training ended and in info, which is
+    # min-char-rnn's running average of the batch losses in the file (worked out here), over 8 characters.
+    trained = re.search(r"loss (\d+\.\d{3}) nats/char -> ", done.stdout)
+    assert trained and f"loss          {trained.group(1)} nats/char" in text.stdout
+    with h5py.File(out_file, "r") as f:
+        smooth = np.log(len(f["vocab"])) * 8
+        for loss in f["training/loss"][:]:
+            smooth = smooth * 0.999 + float(loss) * 0.001
+    assert summary["smooth_loss_per_char"] == pytest.approx(smooth / 8, rel=1e-9)
+    assert trained.group(1) == f"{smooth / 8:.3f}"
 
 
 @pytest.mark.parametrize(
@@ -49,6 +59,7 @@ def test_train_then_info(tmp_path, corpus_file):
     [
         (["--hidden", "0"], "must be greater than 0"),
         (["--seq-len", "-1"], "must be greater than 0"),
+        (["--seq-len", "513"], "must be at most 512, got 513"),
         (["--batches", "0"], "must be greater than 0"),
         (["--record-every", "0"], "must be greater than 0"),
         (["--checkpoint-every", "-2"], "must be 0 or more"),
@@ -108,8 +119,7 @@ def test_output_into_a_closed_pipe_is_not_a_traceback(tmp_path, corpus_file, env
     os.close(read_end)  # nobody will read
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"), **environment}
     with open(write_end, "wb") as stdout:
-        done = subprocess.run([sys.executable, "-m", "rnnbow_desktop", "info", str(session)], stdout=stdout,
-                              stderr=subprocess.PIPE, text=True, timeout=60, env=env)
+        done = rnnbow("info", session, stdout=stdout, stderr=subprocess.PIPE, timeout=60, env=env)
     assert (done.returncode, done.stderr) == (141, "")
 
 
@@ -121,25 +131,9 @@ def test_info_on_a_non_session(tmp_path):
 
 
 def test_ctrl_c_leaves_a_complete_session(tmp_path, corpus_file):
-    import signal
-    import time
-
     target = tmp_path / "open-ended.h5"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rnnbow_desktop", "train", str(corpus_file), "--hidden", "12", "--out", str(target)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not target.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    with rnnbow_started("train", corpus_file, "--hidden", 12, "--out", target, writes=target, settle=1.5) as proc:
+        stdout, stderr = stop(proc, signal.SIGINT, timeout=20)
     assert proc.returncode == 0, stderr
     assert "stopped:" in stdout
     info = json.loads(rnnbow("info", target, "--json").stdout)

@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import os
-import struct
-import subprocess
-import sys
+import signal
 
 import pytest
 
+from pictures import png_size
+from processes import app_env, one_line_error, rnnbow, rnnbow_started, stop
 from rnnbow_desktop.storage.reader import Session
 
 CELLS = ("rnn", "lstm", "gru")
 
-
-def rnnbow(*args, display: bool = True):
-    env = dict(os.environ)
-    if display:
-        env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    else:  # as on a server: no X11, no Wayland, no platform chosen
-        for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
-            env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "rnnbow_desktop", *map(str, args)], capture_output=True,
-                          text=True, timeout=120, env=env)
-
-
-def png_size(path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
-    return struct.unpack(">II", data[16:24])
-
-
-def assert_one_line_error(result, *words):
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnbow: "), result.stderr
-    for word in words:
-        assert word in lines[0]
+pytestmark = pytest.mark.usefixtures("offscreen_children")
 
 
 @pytest.fixture
@@ -60,7 +36,7 @@ def test_compare_out_draws_the_comparison(sessions, tmp_path):
     # An existing picture is kept unless --force.
     before = out.read_bytes()
     again = rnnbow("compare", *sessions[:2], "--out", out, "--width", 1200, "--height", 800)
-    assert_one_line_error(again, str(out), "already exists", "--force")
+    one_line_error(again, str(out), "already exists", "--force")
     assert out.read_bytes() == before
     forced = rnnbow("compare", *sessions[:2], "--out", out, "--width", 1200, "--height", 800, "--force")
     assert forced.returncode == 0, forced.stderr
@@ -81,7 +57,7 @@ def test_compare_errors_name_the_file_in_one_line(sessions, tmp_path, problem):
         result, words = rnnbow("compare", junk, sessions[1], "--out", out), (str(junk), "not an RNNbow session")
     else:
         result, words = rnnbow("compare", *sessions, "--out", out, "--hover-step", 10), ("hover step 10", "0–9")
-    assert_one_line_error(result, *words)
+    one_line_error(result, *words)
     assert not out.exists()
 
 
@@ -99,8 +75,8 @@ def test_compare_opens_the_window(sessions, tmp_path, monkeypatch):
 
 
 def test_compare_without_a_display_says_how_to_draw_it_instead(sessions):
-    result = rnnbow("compare", *sessions, display=False)
-    assert_one_line_error(result, "no display found", "--out")
+    result = rnnbow("compare", *sessions, env=app_env(display=False))
+    one_line_error(result, "no display found", "--out")
 
 
 # -- rnnbow demo ---------------------------------------------------------------------------------------------
@@ -136,12 +112,12 @@ def test_demo_trains_three_cells_draws_them_and_prints_the_numbers(tmp_path):
     # Running it again never replaces the sessions silently.
     stamps = [p.stat().st_mtime_ns for p in sessions]
     again = rnnbow("demo", "--batches", 60, "--hidden", 8, "--out-dir", folder, "--no-window")
-    assert_one_line_error(again, "already exists", "--force", "--reuse")
+    one_line_error(again, "already exists", "--force", "--reuse")
     assert [p.stat().st_mtime_ns for p in sessions] == stamps
 
     # --reuse compares what is there; without a display it draws the picture instead of failing.
     svg = tmp_path / "demo.svg"
-    reused = rnnbow("demo", "--out-dir", folder, "--reuse", "--render", svg, display=False)
+    reused = rnnbow("demo", "--out-dir", folder, "--reuse", "--render", svg, env=app_env(display=False))
     assert reused.returncode == 0, reused.stderr
     assert "no display found" in reused.stderr and "already in" in reused.stderr
     assert "Training" not in reused.stderr
@@ -151,27 +127,11 @@ def test_demo_trains_three_cells_draws_them_and_prints_the_numbers(tmp_path):
 
 
 def test_ctrl_c_stops_the_demo_between_batches(tmp_path):
-    import signal
-    import time
-
     folder = tmp_path / "demo"
     rnn = folder / "long-range-rnn.h5"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rnnbow_desktop", "demo", "--batches", "1000000", "--hidden", "8", "--out-dir",
-         str(folder), "--no-window"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not rnn.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    with rnnbow_started("demo", "--batches", 1_000_000, "--hidden", 8, "--out-dir", folder, "--no-window",
+                        writes=rnn, settle=1.0) as proc:
+        stdout, stderr = stop(proc, signal.SIGINT)
     assert proc.returncode == 1 and "Traceback" not in stderr
     assert f"rnnbow: stopped: {rnn} keeps the batches trained so far" in stderr and "--force" in stderr
     assert stdout == ""  # no numbers for a demo that did not finish

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 
 import pytest
 
-
-def rnnbow(*args):
-    return subprocess.run([sys.executable, "-m", "rnnbow_desktop", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+from processes import rnnbow
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +20,7 @@ def switching_session(tmp_path_factory):
     corpus.write_text(digits + letters)
     out = folder / "switch.h5"
     done = rnnbow("train", corpus, "--batches", 480, "--hidden", 8, "--seq-len", 25, "--sample-every", 0,
-                  "--quiet", "--out", out)
+                  "--quiet", "--out", out, timeout=300)
     assert done.returncode == 0, done.stderr
     return out
 

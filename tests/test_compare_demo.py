@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from processes import python
 
 from rnnbow_desktop import cli
 from rnnbow_desktop.cli import demo as compare_demo
@@ -153,4 +153,4 @@ def test_main_trains_and_prints_without_a_window(tmp_path, capsys):
 
 def test_importing_the_demo_loads_no_qt():
     code = "import sys, rnnbow_desktop.cli.demo; sys.exit('PySide6' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert python(code).returncode == 0

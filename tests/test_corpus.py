@@ -1,13 +1,12 @@
 """Corpora: files, folders, samples, the running Python's sources, and clear refusals."""
 
-import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from processes import python
 from rnnbow_desktop.core.corpus import Corpus, Skipped, builtin_unavailable, load_corpus, summarize_skipped
 from rnnbow_desktop.core.errors import CorpusError
 
@@ -139,8 +138,7 @@ def test_unreadable_file(tmp_path, permissions_apply):
     path = tmp_path / "secret.txt"
     path.write_text("x" * 100)
     path.chmod(0)
-    done = subprocess.run([sys.executable, "-c", UNREADABLE_CHILD, path], preexec_fn=permissions_apply,
-                          capture_output=True, text=True, timeout=60)
+    done = python(UNREADABLE_CHILD, path, preexec_fn=permissions_apply)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert done.stdout.strip() == f"{path}: permission denied"
 
@@ -162,8 +160,7 @@ def test_a_subfolder_that_cannot_be_listed_is_skipped_and_reported(tmp_path, per
     (locked / "b.txt").write_text("never read\n")
     locked.chmod(0)
     try:
-        done = subprocess.run([sys.executable, "-c", UNLISTABLE_CHILD, tmp_path], preexec_fn=permissions_apply,
-                              capture_output=True, text=True, timeout=60)
+        done = python(UNLISTABLE_CHILD, tmp_path, preexec_fn=permissions_apply)
     finally:
         locked.chmod(0o755)
     assert done.returncode == 0 and done.stderr == "", done.stderr

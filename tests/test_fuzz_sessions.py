@@ -18,12 +18,13 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from processes import python
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -73,8 +74,7 @@ def bases(tmp_path_factory):
         for _ in range(BATCHES):
             run.step()
     killed = folder / "killed.h5"
-    child = subprocess.run([sys.executable, "-c", KILLED_CHILD, killed, TEXT, json.dumps(CONFIG), str(BATCHES)],
-                           capture_output=True, text=True, timeout=120)
+    child = python(KILLED_CHILD, killed, TEXT, json.dumps(CONFIG), BATCHES, timeout=120)
     assert child.returncode == -signal.SIGKILL, child.stderr
     found = {}
     for kind, path in (("complete", complete), ("killed", killed)):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from textbook import explicit_items, local_dh, numeric_gradient, random_model, step_losses
 from rnnbow_desktop.core import itemized
 from rnnbow_desktop.core.cells import RNNCell
 from rnnbow_desktop.core.training import batch_gradients
@@ -13,20 +14,8 @@ H, V, N = 6, 5, 7
 @pytest.fixture
 def problem():
     """Random parameters large enough that gradients do not vanish within a few steps."""
-    rng = np.random.default_rng(42)
     cell = RNNCell()
-    params = {
-        "weight_ih": rng.standard_normal((H, V)) * 0.7,
-        "weight_hh": rng.standard_normal((H, H)) * 0.7,
-        "bias_ih": rng.standard_normal(H) * 0.3,
-        "bias_hh": rng.standard_normal(H) * 0.3,
-        "decoder_weight": rng.standard_normal((V, H)) * 0.7,
-        "decoder_bias": rng.standard_normal(V) * 0.3,
-    }
-    inputs = rng.integers(0, V, N)
-    targets = rng.integers(0, V, N)
-    h0 = (np.tanh(rng.standard_normal(H)),)
-    return cell, params, inputs, targets, h0
+    return (cell, *random_model(cell, H, V, N, seed=42, weight_scale=0.7, bias_scale=0.3, state_scale=0.7))
 
 
 def total_loss(cell, params, inputs, targets, h0):
@@ -55,33 +44,18 @@ def plain_bptt(params, inputs, targets, h0):
     return dW_hh
 
 
-def explicit_items(cell, params, inputs, targets, h0):
-    """All G[t, j] as explicit H × H matrices, from the engine's per-source deltas."""
+def engine_items(cell, params, inputs, targets, h0):
+    """The engine's result, and all G[t, j] as explicit H × H matrices from its per-source deltas."""
     result = batch_gradients(cell, params, inputs, targets, h0, itemize=True)
-    fwd = result.fwd
-    n = len(inputs)
-    _, deltas = itemized.sweep(cell, params, fwd, _dh_local(params, fwd, targets), itemize=True)
-    G = np.zeros((n, n, H, H))
-    for t in range(n):
-        for j in range(t + 1):
-            G[t, j] = np.outer(deltas[j, t - j], fwd.hs[j])
-    return result, G
+    _, deltas = itemized.sweep(cell, params, result.fwd, local_dh(params, result.fwd, targets), itemize=True)
+    return result, explicit_items(result.fwd, deltas)
 
 
 def test_every_parameter_gradient_matches_finite_differences(problem):
     cell, params, inputs, targets, h0 = problem
     grads = batch_gradients(cell, params, inputs, targets, h0, itemize=True).grads
-    eps = 1e-6
     for name, value in params.items():
-        numeric = np.zeros_like(value)
-        for idx in np.ndindex(value.shape):
-            old = value[idx]
-            value[idx] = old + eps
-            plus = total_loss(cell, params, inputs, targets, h0)
-            value[idx] = old - eps
-            minus = total_loss(cell, params, inputs, targets, h0)
-            value[idx] = old
-            numeric[idx] = (plus - minus) / (2 * eps)
+        numeric = numeric_gradient(lambda: total_loss(cell, params, inputs, targets, h0), value)
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-8, err_msg=name)
 
 
@@ -93,41 +67,25 @@ def test_itemized_and_summed_passes_give_the_same_gradient(problem):
         np.testing.assert_allclose(a[name], b[name], rtol=1e-12, atol=1e-14)
 
 
-def test_sum_of_itemized_matrices_is_the_plain_bptt_gradient(problem):
+def test_sum_of_the_parts_is_the_plain_bptt_gradient(problem):
     cell, params, inputs, targets, h0 = problem
-    _, G = explicit_items(cell, params, inputs, targets, h0)
+    _, G = engine_items(cell, params, inputs, targets, h0)
     np.testing.assert_allclose(G.sum(axis=(0, 1)), plain_bptt(params, inputs, targets, h0), rtol=1e-10, atol=1e-13)
 
 
 def test_one_item_is_the_gradient_through_one_copy_of_w_hh(problem):
     """G[t, j] = ∂L_t/∂(the copy of W_hh used at step j), by finite differences on that copy alone."""
     cell, params, inputs, targets, h0 = problem
-    _, G = explicit_items(cell, params, inputs, targets, h0)
-    W_ih, W_hh, W_d = params["weight_ih"], params["weight_hh"], params["decoder_weight"]
-    b = params["bias_ih"] + params["bias_hh"]
-
-    def loss_t(t, j, W_j):
-        h = h0[0]
-        for step in range(t + 1):
-            W = W_j if step == j else W_hh
-            h = np.tanh(W_ih[:, inputs[step]] + W @ h + b)
-        z = W_d @ h + params["decoder_bias"]
-        return -(z[targets[t]] - z.max() - np.log(np.exp(z - z.max()).sum()))
-
-    eps = 1e-6
+    _, G = engine_items(cell, params, inputs, targets, h0)
     for t, j in [(5, 5), (5, 2), (6, 0), (3, 1)]:
-        numeric = np.zeros((H, H))
-        for idx in np.ndindex(H, H):
-            Wp, Wm = W_hh.copy(), W_hh.copy()
-            Wp[idx] += eps
-            Wm[idx] -= eps
-            numeric[idx] = (loss_t(t, j, Wp) - loss_t(t, j, Wm)) / (2 * eps)
+        W_steps = [params["weight_hh"].copy() for _ in range(N)]
+        numeric = numeric_gradient(lambda: step_losses("rnn", params, W_steps, inputs, targets, h0)[t], W_steps[j])
         np.testing.assert_allclose(G[t, j], numeric, rtol=1e-5, atol=1e-9, err_msg=f"G[{t}, {j}]")
 
 
 def test_recorded_quantities_match_their_definitions(problem):
     cell, params, inputs, targets, h0 = problem
-    result, G = explicit_items(cell, params, inputs, targets, h0)
+    result, G = engine_items(cell, params, inputs, targets, h0)
     m = result.measured
     n = len(inputs)
     S = G.sum(axis=0)  # (n, H, H): the real update at each step j
@@ -158,20 +116,11 @@ def test_recorded_quantities_match_their_definitions(problem):
 def test_horizon_follows_epsilon(problem):
     cell, params, inputs, targets, h0 = problem
     r = batch_gradients(cell, params, inputs, targets, h0, itemize=True)
-    _, deltas = itemized.sweep(cell, params, r.fwd, _dh_local(params, r.fwd, targets), itemize=True)
+    _, deltas = itemized.sweep(cell, params, r.fwd, local_dh(params, r.fwd, targets), itemize=True)
     loose = itemized.measure(deltas, r.fwd.hs[:-1], 0.9)
     strict = itemized.measure(deltas, r.fwd.hs[:-1], 1e-9)
     assert loose.horizon <= strict.horizon
     assert strict.horizon == N or strict.truncation_error[strict.horizon - 1] <= 1e-9
-
-
-def _dh_local(params, fwd, targets):
-    W_d = params["decoder_weight"]
-    logits = fwd.hs[1:] @ W_d.T + params["decoder_bias"]
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    p[np.arange(len(targets)), targets] -= 1
-    return p @ W_d
 
 
 def test_workspace_reuse_does_not_leak_between_batches(problem):
@@ -184,3 +133,29 @@ def test_workspace_reuse_does_not_leak_between_batches(problem):
     again = batch_gradients(cell, params, inputs, targets, h0, itemize=True, work=work).measured
     np.testing.assert_array_equal(fresh.itemized, again.itemized)
     np.testing.assert_array_equal(fresh.truncation_error, again.truncation_error)
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+def test_long_sequence_layout_gives_the_same_measures(name):
+    """Deltas handed over a few steps at a time, suffix sums kept in float32 (what n = 512 uses), against
+    the whole sweep at once in float64 — also across batches and lengths sharing one workspace."""
+    from rnnbow_desktop.core.cells import make_cell
+
+    cell, rng, n, h = make_cell(name), np.random.default_rng(3), 23, 6
+    GH = cell.n_gates * h
+    params = {k: v + rng.standard_normal(v.shape) * 0.5 for k, v in cell.init_params(rng, h, V).items()}
+    state0 = tuple(np.tanh(rng.standard_normal(h)) for _ in range(cell.n_state))
+    # Blocks of 3 steps (23 is not a multiple of 3), float32 suffix sums.
+    small = itemized.Workspace(block_bytes=3 * n * GH * 8, max_float64_bytes=0)
+    assert small.block_steps(n, GH) == 3 and small.suffix_dtype(n, GH) == np.float32
+    for length in (n, n, 11, n):  # earlier batches, also of other lengths, must leave nothing behind
+        inputs, targets = rng.integers(0, V, length), rng.integers(0, V, length)
+        whole = batch_gradients(cell, params, inputs, targets, state0, itemize=True).measured
+        blocked = batch_gradients(cell, params, inputs, targets, state0, itemize=True, work=small).measured
+        for field in ("itemized", "contribution", "step_gradient"):
+            np.testing.assert_allclose(getattr(blocked, field), getattr(whole, field), rtol=1e-12, atol=1e-15, err_msg=field)
+        if cell.n_gates > 1:
+            np.testing.assert_allclose(blocked.itemized_gate, whole.itemized_gate, rtol=1e-12, atol=1e-15)
+        assert whole.truncation_error[: length // 2].max() > 1e-3, "the far losses matter in this problem"
+        np.testing.assert_allclose(blocked.truncation_error, whole.truncation_error, rtol=0, atol=1e-6)
+        assert blocked.truncation_error[-1] == 0.0

@@ -5,13 +5,13 @@ at each step of a flush, disks fill through RLIMIT_FSIZE, hostile files are buil
 docs/reliability.md lists every fault with the test that covers it and the message users see.
 """
 
+import contextlib
 import json
 import os
 import random
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -21,6 +21,8 @@ import h5py
 import numpy as np
 import pytest
 
+from processes import one_line, python, python_started, rnnbow, rnnbow_started, stop
+from session_faults import damaged_copy, file_size_limit, first_flush_size, hostile_cases
 from rnnbow_desktop.core.corpus import Corpus, load_corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.errors import SessionFormatError, SessionWriteError, TrainingDiverged
@@ -36,18 +38,6 @@ pytestmark = pytest.mark.slow
 
 TEXT = "for (i = 0; i < n; i++) { sum += a[i] * b[i]; }\nwhile (p->next) { p = p->next; }\n" * 250
 SMALL = TrainConfig(hidden_size=16, seq_length=40, checkpoint_every=25, sample_every=40, sample_length=20)
-
-
-def rnnbow(*args, timeout=120, **kwargs):
-    return subprocess.run([sys.executable, "-m", "rnnbow_desktop", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
-
-
-def one_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr and "Exception ignored" not in stderr and "Warning" not in stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -78,20 +68,6 @@ def assert_consistent(path, record_every=1) -> dict:
         return s.summary()
 
 
-def first_flush_size(tmp_path, corpus: Corpus, config: TrainConfig) -> int:
-    """Bytes of a new session file once its first batch is flushed: what a disk must hold for the file
-    to keep a record. File-size limits below are set from it, not fixed: it depends on the HDF5 version
-    and the settings, and a fixed limit fails on a machine that trains more batches per flush."""
-    path = tmp_path / "measured.h5"
-    run = TrainingRun(corpus, config, path)
-    run.step()
-    run.writer.flush()
-    size = path.stat().st_size
-    run.close()
-    path.unlink()
-    return size
-
-
 # ------------------------------------------------------------------------------------------------
 # Kill at any moment
 
@@ -99,7 +75,7 @@ KILL_CHILD = r"""
 import os, signal, sys, time
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
-from rnnbow_desktop.storage import writer as writer_module
+from rnnbow_desktop.storage import compressed_columns, writer as writer_module
 from rnnbow_desktop.storage.run import TrainingRun
 
 out, log_path, corpus_path, plan = sys.argv[1:5]
@@ -121,15 +97,15 @@ if plan == "run":  # train until killed, flushing on the writer's own schedule
         run.step()
         log.write(f"step {run.batch} {time.monotonic()}\n")
 
-# Otherwise die by SIGKILL at one precise point: "<where>:<n>" = at the n-th call of append_rows or of
-# the HDF5 flush. Batch 0 is committed before the counting starts (the writer does so at once), then
-# three blocks of 30 batches are flushed explicitly.
+# Otherwise die by SIGKILL at one precise point: "<where>:<n>" = at the n-th call of append_rows, of a
+# compressed column's chunk write, or of the HDF5 flush. Batch 0 is committed before the counting starts
+# (the writer does so at once), then three blocks of 30 batches are flushed explicitly.
 writer.flush_interval = 1e9
 run.step()
 writer.flush()
 where, nth = plan.split(":")
 nth = int(nth)
-count = {"append": 0, "h5flush": 0}
+count = {"append": 0, "chunk": 0, "h5flush": 0}
 
 def die(point):
     if point == where:
@@ -145,6 +121,16 @@ def append(ds, rows, start):
     if hit: die("after-write")
 
 writer_module.append_rows = append
+real_chunk = compressed_columns.write_chunk
+
+def chunk(ds, offset, data, mask):
+    count["chunk"] += 1
+    hit = count["chunk"] == nth
+    if hit: die("before-chunk")
+    real_chunk(ds, offset, data, mask)
+    if hit: die("after-chunk")
+
+compressed_columns.write_chunk = chunk
 real_h5flush = writer.file.flush
 
 def h5flush():
@@ -161,14 +147,17 @@ for block in range(3):
 print("survived", count, flush=True)
 """
 
-# The first block (batches 1-30) holds the checkpoint of batch 25 and no sample: 21 appends (phase 1:
-# 11 record columns, 7 checkpoint columns; phase 2: records/batch, checkpoints/batch, training/loss)
-# and 2 HDF5 flushes. The second (31-60) adds the sample of batch 40 and the checkpoint of batch 50:
-# appends 22-44 (phase 1: 22-40, phase 2: 41-44), HDF5 flushes 3-4.
+# The first block (batches 1-30) holds the checkpoint of batch 25 and no sample: in phase 1, 9 chunk
+# writes (the record columns, compressed: their first chunk, still incomplete) and 13 appends (the
+# checkpoint columns = 6 parameters, h0 and 6 Adagrad memories); in phase 2, 3 appends (records/batch,
+# checkpoints/batch, training/loss); 2 HDF5 flushes. The summary has no complete block yet (64 records).
+# The second (31-60) adds the sample of batch 40 and the checkpoint of batch 50: chunk writes 10-18,
+# appends 17-34 (phase 1: 17-30, phase 2: 31-34), HDF5 flushes 3-4.
 KILL_POINTS = [
-    ("before-resize:22", 31), ("after-resize:28", 31), ("after-write:33", 31), ("after-write:40", 31),
-    ("before-h5flush:3", 31), ("after-h5flush:3", 31), ("after-resize:41", 31), ("after-write:41", 31),
-    ("after-write:44", 31), ("before-h5flush:4", 31), ("after-h5flush:4", 61),
+    ("before-resize:17", 31), ("after-resize:23", 31), ("after-write:28", 31), ("after-write:30", 31),
+    ("before-chunk:10", 31), ("after-chunk:14", 31), ("after-chunk:18", 31),
+    ("before-h5flush:3", 31), ("after-h5flush:3", 31), ("after-resize:31", 31), ("after-write:31", 31),
+    ("after-write:34", 31), ("before-h5flush:4", 31), ("after-h5flush:4", 61),
 ]
 
 
@@ -176,8 +165,7 @@ KILL_POINTS = [
 @pytest.mark.parametrize("plan, expected", KILL_POINTS)
 def test_sigkill_at_each_step_of_a_flush_keeps_exactly_the_committed_blocks(tmp_path, corpus_file, plan, expected):
     out = tmp_path / "s.h5"
-    proc = subprocess.run([sys.executable, "-c", KILL_CHILD, out, tmp_path / "log", corpus_file, plan],
-                          capture_output=True, text=True, timeout=120)
+    proc = python(KILL_CHILD, out, tmp_path / "log", corpus_file, plan, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
     summary = assert_consistent(out)
     assert summary["records"] == expected and summary["batches_trained"] == expected
@@ -200,29 +188,26 @@ def _read_log(path):
     return flushed, steps, flush_starts
 
 
-def _start_killable(tmp_path, corpus_file):
+@contextlib.contextmanager
+def _killable(tmp_path, corpus_file):
+    """KILL_CHILD training until killed: (process, session, log), once it has started."""
     out, log = tmp_path / "s.h5", tmp_path / "log"
-    proc = subprocess.Popen([sys.executable, "-c", KILL_CHILD, out, log, corpus_file, "run"],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    return proc, out, log
+    with python_started(KILL_CHILD, out, log, corpus_file, "run", stderr=None) as proc:
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc, out, log
 
 
 def _kill(proc) -> float:
-    proc.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
-    proc.wait(timeout=20)
-    proc.stdout.close()
+    stop(proc, signal.SIGKILL, timeout=20)
     return killed_at
 
 
 @posix_only
 @pytest.mark.parametrize("seed", range(4))
 def test_sigkill_at_a_random_moment_keeps_every_record_flushed_2s_before(tmp_path, corpus_file, seed):
-    proc, out, log = _start_killable(tmp_path, corpus_file)
-    try:
+    with _killable(tmp_path, corpus_file) as (proc, out, log):
         time.sleep(random.Random(seed).uniform(0.3, 3.0))
-    finally:
         killed_at = _kill(proc)
     flushed, steps, _ = _read_log(log)
     summary = assert_consistent(out)
@@ -240,14 +225,12 @@ def test_sigkill_at_a_random_moment_keeps_every_record_flushed_2s_before(tmp_pat
 @pytest.mark.parametrize("seed", range(4))
 def test_sigkill_in_the_middle_of_a_flush(tmp_path, corpus_file, seed):
     rng = random.Random(seed)
-    proc, out, log = _start_killable(tmp_path, corpus_file)
-    try:
+    with _killable(tmp_path, corpus_file) as (proc, out, log):
         wanted = rng.randint(1, 3)
         deadline = time.monotonic() + 30
         while len(_read_log(log)[2]) < wanted and time.monotonic() < deadline:
             time.sleep(0.0005)
         time.sleep(rng.uniform(0, 0.015))  # a flush of this run takes ~5-20 ms
-    finally:
         _kill(proc)
     flushed, _, starts = _read_log(log)
     summary = assert_consistent(out)
@@ -259,16 +242,9 @@ def test_sigkill_in_the_middle_of_a_flush(tmp_path, corpus_file, seed):
 @posix_only
 def test_sigkill_of_rnnbow_train_then_info_and_the_app_reader(tmp_path, corpus_file):
     out = tmp_path / "killed.h5"
-    proc = subprocess.Popen([sys.executable, "-m", "rnnbow_desktop", "train", corpus_file, "--out", out,
-                             "--hidden", "16", "--seq-len", "40", "--quiet"])
-    try:
-        deadline = time.monotonic() + 30
-        while not out.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(2.0)
-    finally:
-        proc.kill()
-        proc.wait(timeout=20)
+    with rnnbow_started("train", corpus_file, "--out", out, "--hidden", 16, "--seq-len", 40, "--quiet", writes=out,
+                        settle=2.0) as proc:
+        stop(proc, signal.SIGKILL, timeout=20)
     info = rnnbow("info", out, "--json")
     assert info.returncode == 0, info.stderr
     summary = json.loads(info.stdout)
@@ -289,14 +265,8 @@ def test_sigkill_of_rnnbow_train_then_info_and_the_app_reader(tmp_path, corpus_f
 @posix_only
 def test_info_while_training_sees_growth_and_the_writer_finishes_cleanly(tmp_path, corpus_file):
     out = tmp_path / "live.h5"
-    proc = subprocess.Popen([sys.executable, "-m", "rnnbow_desktop", "train", corpus_file, "--out", out,
-                             "--hidden", "16", "--seq-len", "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not out.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(1.0)
+    with rnnbow_started("train", corpus_file, "--out", out, "--hidden", 16, "--seq-len", 40, writes=out,
+                        settle=1.0) as proc:
         seen = []
         for _ in range(3):
             info = rnnbow("info", out, "--json")
@@ -313,12 +283,7 @@ def test_info_while_training_sees_growth_and_the_writer_finishes_cleanly(tmp_pat
                 time.sleep(0.1)
             assert live.n_records > before
             live.record(live.n_records - 1)
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stdout, stderr = stop(proc, signal.SIGTERM)
     assert proc.returncode == 0 and "stopped:" in stdout, stderr
     summary = assert_consistent(out)
     assert summary["complete"] and summary["records"] == summary["batches_trained"] >= seen[-1]
@@ -333,22 +298,9 @@ def test_info_while_training_sees_growth_and_the_writer_finishes_cleanly(tmp_pat
 @pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT", "SIGINT"), ("SIGHUP",)])
 def test_stop_signals_leave_a_complete_session(tmp_path, corpus_file, signals):
     out = tmp_path / "stopped.h5"
-    proc = subprocess.Popen([sys.executable, "-m", "rnnbow_desktop", "train", corpus_file, "--out", out,
-                             "--hidden", "16", "--seq-len", "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not out.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(1.0)
-        for name in signals:  # a second Ctrl+C lands while the first is being handled
-            proc.send_signal(getattr(signal, name))
-            time.sleep(0.005)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    with rnnbow_started("train", corpus_file, "--out", out, "--hidden", 16, "--seq-len", 40, writes=out,
+                        settle=1.0) as proc:
+        stdout, stderr = stop(proc, *(getattr(signal, name) for name in signals))
     assert proc.returncode == 0, stderr
     assert "stopped:" in stdout and "Traceback" not in stderr
     summary = assert_consistent(out)
@@ -359,22 +311,13 @@ def test_stop_signals_leave_a_complete_session(tmp_path, corpus_file, signals):
 # Disk full / write errors
 
 
-def _file_size_limit(limit):
-    def apply():
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return apply
-
-
 @posix_only
 def test_full_disk_mid_run_stops_with_one_message_and_keeps_the_records(tmp_path, corpus_file):
     out = tmp_path / "full.h5"
     # Room for the first batch and about a megabyte more: full after a few flushes on any machine.
     limit = first_flush_size(tmp_path, load_corpus(corpus_file), TrainConfig(hidden_size=16, seq_length=60)) + (1 << 20)
     done = rnnbow("train", corpus_file, "--out", out, "--hidden", "16", "--seq-len", "60", "--quiet",
-                  preexec_fn=_file_size_limit(limit))
+                  preexec_fn=file_size_limit(limit))
     assert done.returncode == 1, done.stdout + done.stderr
     line = one_line(done.stderr)
     found = re.fullmatch(
@@ -394,7 +337,7 @@ def test_full_disk_mid_run_stops_with_one_message_and_keeps_the_records(tmp_path
 @posix_only
 def test_full_disk_while_creating_leaves_no_file(tmp_path, corpus_file):
     out = tmp_path / "full.h5"
-    done = rnnbow("train", corpus_file, "--out", out, "--quiet", preexec_fn=_file_size_limit(4096))
+    done = rnnbow("train", corpus_file, "--out", out, "--quiet", preexec_fn=file_size_limit(4096))
     assert done.returncode == 1
     assert one_line(done.stderr) == f"rnnbow: {out}: cannot be created (File too large)"
     assert not out.exists()
@@ -444,8 +387,7 @@ def test_write_error_in_the_api_is_raised_once_and_close_stays_quiet(tmp_path, c
     # megabyte during training; the 299 batches written at close overrun 256 kB.
     out = tmp_path / "s.h5"
     limit = first_flush_size(tmp_path, Corpus("loop.c", TEXT), TrainConfig(**WRITE_ERROR_SETTINGS)) + room
-    child = subprocess.run([sys.executable, "-c", WRITE_ERROR_CHILD, out, corpus_file, str(limit), when,
-                            json.dumps(WRITE_ERROR_SETTINGS)], capture_output=True, text=True, timeout=180)
+    child = python(WRITE_ERROR_CHILD, out, corpus_file, limit, when, json.dumps(WRITE_ERROR_SETTINGS), timeout=180)
     assert child.returncode == 0, child.stderr  # no crash at exit (h5py segfaulted here before)
     assert child.stderr == "", child.stderr  # no "Exception ignored in ObjectID.__dealloc__" noise
     result = json.loads(child.stdout)
@@ -503,8 +445,7 @@ def test_a_reader_in_the_writing_process_sees_the_kept_records_after_a_write_err
     # read zeros (1 record instead of hundreds), and closing printed "Exception ignored" errors.
     out = tmp_path / "s.h5"
     limit = first_flush_size(tmp_path, Corpus("loop.c", TEXT), TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0))
-    child = subprocess.run([sys.executable, "-c", READER_IN_PROCESS_CHILD, out, corpus_file, when, str(limit + (2 << 20))],
-                           capture_output=True, text=True, timeout=180)
+    child = python(READER_IN_PROCESS_CHILD, out, corpus_file, when, limit + (2 << 20), timeout=180)
     assert child.returncode == 0 and child.stderr == "", child.stderr
     result = json.loads(child.stdout)
     assert result["kept"] > 100 and 0 < result["seen_live"] <= result["kept"]
@@ -683,139 +624,14 @@ def _copy(good, tmp_path, name="bad.h5"):
     return target
 
 
-def _replace_dataset(f, name, **kwargs):
-    del f[name]
-    return f.create_dataset(name, **kwargs)
-
-
-def _external_link(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        del f["records/itemized"]
-        f["records/itemized"] = h5py.ExternalLink(str(target), "/data")
-
-
-def _soft_link(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        del f["records/loss"]
-        f["records/loss"] = h5py.SoftLink("/records/truncation_error")
-
-
-def _virtual(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        shape = f["records/itemized"].shape
-        layout = h5py.VirtualLayout(shape=shape, dtype=np.float32)
-        layout[:] = h5py.VirtualSource(str(target), "data", shape=shape)
-        del f["records/itemized"]
-        f.create_virtual_dataset("records/itemized", layout, fillvalue=0)
-
-
-def _external_storage(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        n = f["training/loss"].shape[0]
-        _replace_dataset(f, "training/loss", shape=(n,), dtype=np.float32, external=[(str(target), 0, 4 * n)])
-
-
-def _absurd_records(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        for name in f["records"]:
-            f["records"][name].resize(2_000_000_000, axis=0)
-
-
-def _absurd_corpus(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        _replace_dataset(f, "corpus", shape=(10**12,), dtype=np.uint8, chunks=(65536,))
-
-
-def _absurd_compressed(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        _replace_dataset(f, "training/loss", shape=(10**10,), dtype=np.float32, chunks=(65536,), compression="gzip")
-
-
-def _huge_chunks(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        _replace_dataset(f, "training/loss", shape=(60,), maxshape=(None,), dtype=np.float32, chunks=(2**27,))
-
-
-def _absurd_vocab(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        _replace_dataset(f, "vocab", shape=(2_000_000,), dtype=np.int32, chunks=(65536,))
-
-
-def _unknown_filter(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        del f["training/loss"]
-        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-        dcpl.set_chunk((64,))
-        dcpl.set_filter(307, h5py.h5z.FLAG_OPTIONAL)  # bzip2's id; HDF5 would look for a plugin
-        space = h5py.h5s.create_simple((60,), (h5py.h5s.UNLIMITED,))
-        h5py.h5d.create(f["training"].id, b"loss", h5py.h5t.NATIVE_FLOAT, space, dcpl=dcpl)
-
-
-def _newer(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        f.attrs["format_version"] = 2
-
-
-def _not_a_session(path, tmp_path, target):
-    path.unlink()
-    with h5py.File(path, "w") as f:
-        f["data"] = np.arange(10)
-
-
-def _bad_header(path, tmp_path, target):
-    with h5py.File(path, "r+") as f:
-        f.attrs["hidden_size"] = "sixteen"
-
-
-def _random_bytes(path, tmp_path, target):
-    path.write_bytes(random.Random(1).randbytes(50_000))
-
-
-def _hdf5_signature_then_garbage(path, tmp_path, target):
-    path.write_bytes(b"\x89HDF\r\n\x1a\n" + random.Random(2).randbytes(50_000))
-
-
-def _heap_loop(path, tmp_path, target):
-    # A global heap object with index 0 and size 0: HDF5 2.0's parser then never advances
-    # (found by tests/test_fuzz_sessions.py). The first heap holds the header's strings.
-    data = bytearray(path.read_bytes())
-    heap = data.find(b"GCOL")
-    data[heap + 16 : heap + 32] = bytes(16)
-    path.write_bytes(bytes(data))
-
-
-HOSTILE = [
-    (_random_bytes, "not an RNNbow session (not an HDF5 file)"),
-    (_hdf5_signature_then_garbage, "damaged HDF5 file, cannot be opened"),
-    (_not_a_session, "an HDF5 file, but not an RNNbow session"),
-    (_newer, "written by a newer RNNbow (session format 2; this version reads up to 1)"),
-    (_bad_header, "session header is invalid"),
-    (_external_link, "records/itemized is an external link to another file"),
-    (_soft_link, "records/loss is a soft link"),
-    (_virtual, "records/itemized is a virtual dataset reading other files"),
-    (_external_storage, "training/loss keeps its data in external files"),
-    (_absurd_records, "declares 2,000,000,000 rows"),
-    (_absurd_corpus, "corpus declares 1,000,000,000,000 rows"),
-    (_absurd_compressed, "training/loss declares 10,000,000,000 rows"),
-    (_huge_chunks, "stored in chunks of 537 MB"),
-    (_absurd_vocab, "vocab has an impossible size 2000000"),
-    (_unknown_filter, "needs compression filter 307"),
-    (_heap_loop, "damaged in a way that makes the HDF5 library loop"),
-]
-
-
 @pytest.fixture
 def fast_preflight(monkeypatch):
     monkeypatch.setattr(preflight_module, "PREFLIGHT_TIMEOUT", 3.0)
 
 
-@pytest.mark.parametrize("damage, message", HOSTILE, ids=[d.__name__.strip("_") for d, _ in HOSTILE])
+@pytest.mark.parametrize("damage, message", hostile_cases())
 def test_hostile_file_is_refused_by_the_app_reader(good_session, tmp_path, fast_preflight, damage, message):
-    path = _copy(good_session, tmp_path)
-    target = tmp_path / "elsewhere.h5"
-    with h5py.File(target, "w") as f:
-        f["data"] = np.ones((60, 40, 40), dtype=np.float32)
-    damage(path, tmp_path, target)
+    path = damaged_copy(good_session, tmp_path, damage)
     started = time.monotonic()
     with pytest.raises(SessionFormatError) as caught:
         Session(path)
@@ -828,15 +644,14 @@ def test_hostile_file_is_refused_by_the_app_reader(good_session, tmp_path, fast_
 # The same files through `rnnbow info`, with targets that are FIFOs: a reader that followed a
 # link or external storage into one would block forever, so finishing at all proves it did not.
 @posix_only
-@pytest.mark.parametrize("damage, message", HOSTILE, ids=[d.__name__.strip("_") for d, _ in HOSTILE])
+@pytest.mark.parametrize("damage, message", hostile_cases())
 def test_hostile_file_gives_one_line_from_rnnbow_info(good_session, tmp_path, damage, message):
-    path = _copy(good_session, tmp_path)
     target = tmp_path / "fifo"
     os.mkfifo(target)
-    damage(path, tmp_path, target)
+    path = damaged_copy(good_session, tmp_path, damage, target)
     code = ("import sys; import rnnbow_desktop.storage.preflight as s; s.PREFLIGHT_TIMEOUT = 3.0; "
             "from rnnbow_desktop.cli import main; sys.exit(main(['info', sys.argv[1]]))")
-    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60)
+    out = python(code, path)
     assert out.returncode == 1 and out.stdout == ""
     line = one_line(out.stderr)
     assert line.startswith(f"rnnbow: {path}: ") and message in line

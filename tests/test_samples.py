@@ -1,11 +1,10 @@
 """Tests for the bundled sample corpora: determinism, no drift from the generator, and their structure."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from processes import python
 from rnnbow_desktop.core import samples
 
 REPO_SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
@@ -137,5 +136,5 @@ def test_check_command_passes_and_imports_no_qt():
     code = ("import sys; from rnnbow_desktop.core import samples; "
             "rc = samples.main(['--check']); "
             "assert not any(m.startswith('PySide6') for m in sys.modules); sys.exit(rc)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = python(code)
     assert result.returncode == 0, result.stderr

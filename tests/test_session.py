@@ -4,13 +4,13 @@ import json
 import math
 import platform
 import subprocess
-import sys
 import time
 
 import h5py
 import numpy as np
 import pytest
 
+from processes import python_started
 from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.training import batch_gradients
@@ -84,16 +84,19 @@ def test_public_names_and_shapes(tmp_path):
     write_session(path)
     with h5py.File(path, "r") as f:
         a = f.attrs
-        assert a["format"] == "rnnbow-session" and a["format_version"] == 1 and a["cell"] == "rnn"
+        assert a["format"] == "rnnbow-session" and a["format_version"] == 2 and a["cell"] == "rnn"
         for key in ("hidden_size", "seq_length", "learning_rate", "seed", "horizon_epsilon", "record_every", "checkpoint_every", "app_version"):
             assert key in a
         assert f["vocab"].dtype == np.int32
         assert f["corpus"].attrs["sha256"] == Corpus("x", TEXT).sha256
         n, V, H = 7, len(set(TEXT)), 10
+        # Compact records (format 2): inputs and targets derived from the corpus, [t, j] matrices as
+        # their lower triangles; tests/test_compact_records.py checks both against format 1.
+        assert list(f["records"].attrs["derived"]) == ["inputs", "targets"] and "inputs" not in f["records"]
+        assert f["records/itemized"].attrs["packing"] == "lower triangle"
         shapes = {
-            "records/batch": (10,), "records/position": (10,), "records/inputs": (10, n),
-            "records/targets": (10, n), "records/predictions": (10, n), "records/loss": (10, n),
-            "records/itemized": (10, n, n), "records/contribution": (10, n, n),
+            "records/batch": (10,), "records/position": (10,), "records/predictions": (10, n), "records/loss": (10, n),
+            "records/itemized": (10, n * (n + 1) // 2), "records/contribution": (10, n * (n + 1) // 2),
             "records/step_gradient": (10, n), "records/max_gradient": (10,),
             "records/truncation_error": (10, n), "records/horizon": (10,),
             "checkpoints/batch": (4,), "checkpoints/weight_ih": (4, H, V), "checkpoints/weight_hh": (4, H, H),
@@ -154,8 +157,7 @@ def test_live_reader_in_another_process_sees_records_grow(tmp_path):
         "    print('flushed', run.batch, flush=True)\n"
         "run.close()\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
+    with python_started(code, stdin=subprocess.PIPE, stderr=None) as proc:
         assert proc.stdout.readline().strip() == "ready"
         proc.stdin.write("go\n")
         proc.stdin.flush()
@@ -174,12 +176,6 @@ def test_live_reader_in_another_process_sees_records_grow(tmp_path):
         proc.stdin.write("stop\n")
         proc.stdin.flush()
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdin.close()
-        proc.stdout.close()
     with Session(path) as s:
         assert s.info.complete and s.n_records == 100
 

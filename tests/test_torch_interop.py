@@ -8,12 +8,12 @@ RNNbow recorded for that batch.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 import pytest
+
+from processes import rnnbow
 
 torch = pytest.importorskip("torch")
 
@@ -24,11 +24,9 @@ TEXT = "the quick brown fox jumps over the lazy dog; {[()]} 0123456789\n" * 40
 def test_checkpoint_reproduces_recorded_losses_in_torch(tmp_path, cell):
     corpus, out = tmp_path / "text.txt", tmp_path / f"{cell}.h5"
     corpus.write_text(TEXT, encoding="utf-8")
-    subprocess.run(
-        [sys.executable, "-m", "rnnbow_desktop", "train", str(corpus), "--cell", cell, "--hidden", "12",
-         "--seq-len", "10", "--batches", "30", "--checkpoint-every", "7", "--out", str(out), "--quiet"],
-        check=True, capture_output=True,
-    )
+    done = rnnbow("train", corpus, "--cell", cell, "--hidden", 12, "--seq-len", 10, "--batches", 30, "--checkpoint-every", 7,
+                  "--out", out, "--quiet")
+    assert done.returncode == 0, done.stderr
     checked = 0
     with h5py.File(out, "r") as f:
         ids = f["corpus"][:].astype(np.int64)

@@ -7,11 +7,11 @@ gradient of L_t with respect to layer k's copy j is G[t, j] of that layer, built
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from processes import python
 
 torch = pytest.importorskip("torch")
 
@@ -330,5 +330,5 @@ def test_import_without_torch_says_how_to_install():
         "import rnnbow_desktop.torch as rt\n"
         "try:\n    rt.itemize_module\nexcept ImportError as e:\n    print(type(e).__name__, e)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    done = python(code)
     assert "TorchNotInstalled" in done.stdout and "pip install rnnbow-desktop[torch]" in done.stdout, done.stderr

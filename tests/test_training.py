@@ -135,12 +135,20 @@ def test_corpus_too_short_for_the_sequence_length():
         Trainer(Corpus("tiny", "abcdefghij"), TrainConfig())
 
 
-def test_recording_never_changes_how_the_network_trains(corpus):
+def test_sequence_length_is_capped(corpus):
+    with pytest.raises(ConfigError, match="sequence length must be at most 512, not 513"):
+        Trainer(Corpus("long", TEXT * 2), TrainConfig(seq_length=513))
+    assert Trainer(Corpus("long", TEXT * 2), TrainConfig(seq_length=512)).config.seq_length == 512
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_recording_never_changes_how_the_network_trains(corpus, cell):
     """Runs that differ only in what they record train bit-identically: same losses, same weights,
     and the batches both recorded carry identical records."""
     runs = {}
     for every in (1, 7):
-        trainer = Trainer(corpus, TrainConfig(hidden_size=16, seq_length=8, record_every=every, checkpoint_every=0, sample_every=0))
+        config = TrainConfig(cell=cell, hidden_size=16, seq_length=8, record_every=every, checkpoint_every=0, sample_every=0)
+        trainer = Trainer(corpus, config)
         results = [trainer.step() for _ in range(150)]
         runs[every] = (trainer, results)
     (dense, dense_results), (sparse, sparse_results) = runs[1], runs[7]

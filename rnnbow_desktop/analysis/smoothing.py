@@ -15,6 +15,7 @@ __all__ = [
     "final_smooth_loss",
     "initial_smooth_loss",
     "moving_average",
+    "session_smooth_loss",
     "smooth_loss_series",
     "smooth_loss_step",
 ]
@@ -43,6 +44,12 @@ def final_smooth_loss(losses: np.ndarray, start: float) -> float:
     """The smooth loss after the last of `losses` (`start` when there are none)."""
     series = smooth_loss_series(losses, start)
     return float(series[-1]) if len(series) else float(start)
+
+
+def session_smooth_loss(vocab_size: int, seq_length: int, losses: np.ndarray) -> float:
+    """The trainer's smooth loss after the last of a session's per-batch `losses` (summed over `seq_length`
+    steps), recomputed from where training started it: what `rnnbow train` reported when it finished."""
+    return final_smooth_loss(np.asarray(losses, dtype=np.float64), initial_smooth_loss(vocab_size, seq_length))
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:

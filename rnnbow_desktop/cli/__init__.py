@@ -17,10 +17,10 @@ import sys  # noqa: E402
 
 from ..core.version import __version__  # noqa: E402
 from ..core.errors import RnnbowError  # noqa: E402
-from . import compare, demo, find, gui, info, render, train  # noqa: E402
+from . import compare, demo, dynamics, find, gui, info, render, train, units  # noqa: E402
 from .args import PROG, OneLineParser, one_line  # noqa: E402
 
-COMMANDS = (train, info, find, render, compare, demo, gui)
+COMMANDS = (train, info, find, render, compare, dynamics, units, demo, gui)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,8 +17,8 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def whole_number(minimum: int):
-    """An argparse type accepting whole numbers >= minimum, with a one-line message otherwise."""
+def whole_number(minimum: int, maximum: int | None = None):
+    """An argparse type accepting whole numbers from minimum to maximum, with a one-line message otherwise."""
 
     def parse(text: str) -> int:
         try:
@@ -28,6 +28,8 @@ def whole_number(minimum: int):
         if value < minimum:
             bound = "greater than 0" if minimum == 1 else f"{minimum} or more"
             raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {value}")
         return value
 
     return parse

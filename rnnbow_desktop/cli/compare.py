@@ -7,8 +7,12 @@ import sys
 from pathlib import Path
 
 from ..core.environment import has_display
-from ..core.errors import RnnbowError
+from ..core.errors import Cancelled, RnnbowError
 from .args import PROG, nonnegative_int, positive_int
+from .progress import Progress
+from .signals import StopRequests
+
+PROGRESS_STEPS = 1000
 
 NO_DISPLAY_MESSAGE = (
     f"{PROG}: no display found; to draw the comparison without a window use: "
@@ -50,7 +54,23 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         from ..gui.compare.render import render_comparison
 
-        out = render_comparison(sessions, args.out, size=(args.width, args.height), force=args.force, **options)
+        # (c) embeds each session's checkpoints first: a progress bar, and Ctrl+C cancels before anything is written.
+        with StopRequests() as stop:
+            bar = Progress(PROGRESS_STEPS, "dynamics")
+
+            def progress(fraction: float, text: str) -> None:
+                if stop.requested:
+                    raise Cancelled
+                bar.update(int(fraction * PROGRESS_STEPS), text)
+
+            try:
+                out = render_comparison(sessions, args.out, size=(args.width, args.height), force=args.force,
+                                        progress=progress, **options)
+            except Cancelled:
+                bar.close()
+                print(f"{PROG}: cancelled; nothing written", file=sys.stderr)
+                return 130
+            bar.close()
         print(f"wrote {out}")
         return 0
     if not has_display():

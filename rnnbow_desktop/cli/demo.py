@@ -20,17 +20,19 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.compare import horizon_profile
-from ..analysis.smoothing import final_smooth_loss, initial_smooth_loss
+from ..analysis.smoothing import session_smooth_loss
 from ..analysis.training_phase import LATE_FRACTION, late_training_start
 from ..core.config import TrainConfig
 from ..core.corpus import load_corpus
 from ..core.environment import has_display
 from ..core.errors import RnnbowError
+from ..core.loss_smoothing import LOSS_UNIT, loss_text, per_character
 from ..core.samples import LONG_RANGE_DISTANCES
 from ..storage.paths import check_image_path, sessions_dir
 from ..storage.reader import Session
 from ..storage.run import TrainingRun
 from .args import PROG, count, positive_int
+from .progress import Progress
 from .signals import StopRequests
 
 SAMPLE = "long-range"
@@ -44,6 +46,11 @@ SEQ_LENGTH = 50
 # A record is 10–60 kB at n = 50 (lstm: four gates); every 40th batch keeps each file under 25 MB
 # and still gives 400 points of horizon over training.
 RECORD_EVERY = 40
+# 20 checkpoints over any run (the default: before batches 0, 800, …, 15,200), so the dynamics of the hidden
+# units (issue 15: `rnnbow dynamics`, the Dynamics view, (c) of the comparison) can be drawn; ~0.3 MB each for
+# the lstm at hidden 100.
+CHECKPOINTS = 20
+CHECKPOINT_EVERY = DEFAULT_BATCHES // CHECKPOINTS
 SEED = 0
 PROFILE_DISTANCES = (5, 10, 20)
 
@@ -51,10 +58,10 @@ ProgressCallback = Callable[[str, int, int, float], None]  # (cell, batches done
 
 
 def demo_config(cell: str, hidden: int = DEFAULT_HIDDEN, seq_length: int = SEQ_LENGTH,
-                record_every: int = RECORD_EVERY) -> TrainConfig:
+                record_every: int = RECORD_EVERY, checkpoint_every: int = CHECKPOINT_EVERY) -> TrainConfig:
     """The settings every cell of the demo is trained with; only the cell differs."""
     return TrainConfig(cell=cell, hidden_size=hidden, seq_length=seq_length, record_every=record_every,
-                       checkpoint_every=0, sample_every=0, seed=SEED).validate()
+                       checkpoint_every=checkpoint_every, sample_every=0, seed=SEED).validate()
 
 
 def demo_paths(out_dir) -> list[Path]:
@@ -77,14 +84,15 @@ def _check_out_dir(out_dir, force: bool, reuse: bool) -> list[Path]:
 
 def train_demo(out_dir, batches: int = DEFAULT_BATCHES, hidden: int = DEFAULT_HIDDEN, seq_length: int = SEQ_LENGTH,
                record_every: int = RECORD_EVERY, force: bool = False, reuse: bool = False,
-               progress: ProgressCallback | None = None) -> list[Path]:
+               progress: ProgressCallback | None = None, checkpoint_every: int | None = None) -> list[Path]:
     """Train rnn, lstm and gru on the long-range sample into `out_dir`; return the three session paths.
 
     Existing files are refused before anything is trained unless `force` (overwrite them) or `reuse`
-    (keep them and train only the missing ones).
+    (keep them and train only the missing ones). `checkpoint_every` defaults to a twentieth of `batches`.
     """
     paths = _check_out_dir(out_dir, force, reuse)
-    configs = [demo_config(cell, hidden, seq_length, record_every) for cell in CELLS]  # validates all first
+    checkpoint_every = max(1, batches // CHECKPOINTS) if checkpoint_every is None else checkpoint_every
+    configs = [demo_config(cell, hidden, seq_length, record_every, checkpoint_every) for cell in CELLS]  # validates all first
     corpus = None
     for config, path in zip(configs, paths):
         if reuse and path.exists():
@@ -119,13 +127,12 @@ class CellMeasures:
 
     @property
     def loss_per_char(self) -> float:
-        return self.smooth_loss / self.seq_length
+        return per_character(self.smooth_loss, self.seq_length)
 
 
 def smooth_loss(session: Session) -> float:
     """The trainer's running loss after the last batch, recomputed from the per-batch losses in the file."""
-    start = initial_smooth_loss(len(session.info.vocab), session.info.config.seq_length)
-    return final_smooth_loss(np.asarray(session.training_loss(), dtype=np.float64), start)
+    return session_smooth_loss(len(session.info.vocab), session.info.config.seq_length, session.training_loss())
 
 
 def closing_markers(text: str) -> np.ndarray:
@@ -202,7 +209,7 @@ def format_table(measures: list[CellMeasures]) -> str:
     lines = [
         f"Measured over the last {LATE_FRACTION:.0%} of training (recorded batches {lo:,}–{hi:,}, "
         f"{count(first.records, 'record')} per cell):",
-        "  loss: running loss per character;  horizon: median effective horizon in steps (e(k) ≤ 0.05);",
+        f"  loss: running loss per character ({LOSS_UNIT});  horizon: median effective horizon in steps (e(k) ≤ 0.05);",
         "  recall d: closing markers predicted right, in lines whose markers are d apart.",
         "",
     ]
@@ -292,10 +299,11 @@ def _progress_line(live: bool) -> ProgressCallback:
         begun = started.setdefault(cell, since["time"])
         if live:
             eta = (total - done) * (now - begun) / max(done, 1)
-            sys.stderr.write(f"\r  {cell:<5} batch {done:>7,} / {total:,}   loss {loss / SEQ_LENGTH:.3f}   {eta:4.0f} s left ".ljust(72))
+            loss_now = loss_text(per_character(loss, SEQ_LENGTH))
+            sys.stderr.write(f"\r  {cell:<5} batch {done:>7,} / {total:,}   loss {loss_now}   {eta:4.0f} s left ".ljust(72))
         if done == total:
             since["time"] = now
-            line = f"  {cell:<5} {total:,} batches in {now - begun:.1f} s, loss {loss / SEQ_LENGTH:.3f} per character"
+            line = f"  {cell:<5} {total:,} batches in {now - begun:.1f} s, loss {loss_text(per_character(loss, SEQ_LENGTH))}"
             sys.stderr.write(("\r" + line.ljust(72) if live else line) + "\n")
         sys.stderr.flush()
 
@@ -372,7 +380,8 @@ def run(args: argparse.Namespace, prog: str = PROG) -> int:
         names = ", ".join(p.name for p in to_train)
         _say(f"Training {names} on the '{SAMPLE}' sample in {out_dir}")
         _say(f"  same settings for each: {args.batches:,} batches, hidden {args.hidden}, sequence length {SEQ_LENGTH}, "
-             f"seed {SEED}, a record every {RECORD_EVERY} batches")
+             f"seed {SEED}, a record every {RECORD_EVERY} batches, a checkpoint every "
+             f"{max(1, args.batches // CHECKPOINTS):,}")
         paths = _train_until_stopped(out_dir, args, _progress_line(sys.stderr.isatty()))
         _say(f"trained in {time.monotonic() - started:.0f} s")
     else:
@@ -389,8 +398,10 @@ def run(args: argparse.Namespace, prog: str = PROG) -> int:
     from ..gui.compare.render import render_comparison
 
     _say(f"Drawing the comparison to {picture}…")
+    bar = Progress(1000, "  hidden-unit dynamics")  # (c): each session's checkpoints embedded first
     render_comparison(paths, picture, force=True, profile_over="last", profile_statistic="median",
-                      batch=batch, hover_step=step)
+                      batch=batch, hover_step=step, progress=lambda f, text: bar.update(int(f * 1000), text))
+    bar.close()
     where = f" (batch {batch:,}, loss t = {step} hovered in view 3)" if batch is not None else ""
     print(f"wrote {picture}{where}")
     print(f"sessions: {', '.join(str(p) for p in paths)}")

@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 from ..core.cells import CELLS
+from ..core.config import MAX_SEQ_LENGTH
 from ..core.errors import RnnbowError
-from .args import PROG, count, fraction, nonnegative_int, positive_float, positive_int
+from ..core.loss_smoothing import loss_text, per_character
+from .args import PROG, count, fraction, nonnegative_int, positive_float, positive_int, whole_number
 from .progress import Progress
 from .signals import StopRequests
 
@@ -21,7 +23,8 @@ def add_parser(sub) -> None:
     train.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     train.add_argument("--cell", default="rnn", choices=tuple(CELLS), help="recurrent cell (default: rnn)")
     train.add_argument("--hidden", type=positive_int, default=100, help="hidden size (default: 100)")
-    train.add_argument("--seq-len", type=positive_int, default=25, help="sequence length n (default: 25)")
+    train.add_argument("--seq-len", type=whole_number(1, MAX_SEQ_LENGTH), default=25,
+                       help=f"sequence length n, at most {MAX_SEQ_LENGTH} (default: 25)")
     train.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (default: 0.1)")
     train.add_argument("--batches", type=positive_int, default=None, help="stop after N batches (default: until Ctrl+C)")
     train.add_argument("--record-every", type=positive_int, default=1, help="record every k-th batch (default: 1)")
@@ -67,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
                     break
                 result = run.step()
                 rate = run.batch * config.seq_length / max(time.monotonic() - start, 1e-9)
-                progress.update(run.batch, f"{rate:,.0f} chars/s  loss {result.smooth_loss / config.seq_length:.3f} nats/char  "
+                progress.update(run.batch, f"{rate:,.0f} chars/s  "
+                                           f"loss {loss_text(per_character(result.smooth_loss, config.seq_length))}  "
                                            f"records {run.records:,}")
         except TrainingDiverged as exc:
             failure = exc
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         )
     elapsed = time.monotonic() - start
     how = "stopped" if interrupted else "done"
-    loss = run.last.smooth_loss / config.seq_length if run.last else float("nan")
+    loss = per_character(run.last.smooth_loss, config.seq_length) if run.last else float("nan")
     print(f"{how}: {run.batch:,} batches in {elapsed:.1f} s, {run.records:,} records, "
-          f"loss {loss:.3f} nats/char -> {out}")
+          f"loss {loss_text(loss)} -> {out}")
     return 0

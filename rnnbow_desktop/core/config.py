@@ -9,6 +9,12 @@ from .cells import make_cell
 from .errors import ConfigError
 
 
+# The longest sequence a trainer accepts: the itemized pass of one batch grows as n²·H·GH in time and
+# n²·GH in memory (about 1 s and 330 MB for a vanilla RNN at n = 512, H = 256;
+# benchmarks/bench_long_sequences.py). Sessions written with longer sequences still open.
+MAX_SEQ_LENGTH = 512
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Training settings; the defaults mirror the paper's use case (min-char-rnn)."""

@@ -5,37 +5,59 @@ loss L_t at step t ≥ j. It is the rank-one `outer(δ_t^(j), h_{j-1})`, where �
 L_t with respect to step j's recurrent pre-activation (`gates` in `cells.py`). One backward sweep
 j = n-1 … 0 carries one row per source t ≥ j through the cell, so every step costs one small
 matrix-matrix product instead of a Python-level loop over sources.
+
+Long sequences. All deltas of a batch are n·n·GH floats: 537 MB for a vanilla RNN at n = 512,
+H = 256, four times that for an LSTM. The recorded measures never need them all at once: the sweep
+hands them over a block of steps at a time (`sweep_blocks`), each block is reduced to its norms and
+projections at once, and what the truncation error needs from it (the suffix sums a_j(k) below) is
+kept packed, without the zeros of j + k ≥ n, in float64 while that fits `Workspace.max_float64_bytes`
+and in float32 beyond. The update never comes from here (see `training.batch_gradients`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+BLOCK_BYTES = 32 << 20  # deltas of one block of steps: (b, n, GH) float64
+MAX_FLOAT64_BYTES = 512 << 20  # packed suffix sums kept in float64 up to this size, in float32 beyond
+
 
 class Workspace:
-    """Scratch buffers reused from batch to batch.
+    """Scratch buffers reused from batch to batch, and how large they may grow.
 
     The per-source deltas are n·n·GH floats (500 kB at the defaults); allocating that afresh every
     batch is served by mmap and page faults and cost more than the arithmetic on it.
     """
 
-    def __init__(self):
+    def __init__(self, block_bytes: int = BLOCK_BYTES, max_float64_bytes: int = MAX_FLOAT64_BYTES):
         self._buffers: dict = {}
+        self.block_bytes = block_bytes
+        self.max_float64_bytes = max_float64_bytes
 
-    def get(self, name: str, shape: tuple) -> np.ndarray:
+    def get(self, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
         """A buffer of `shape`, zero-filled when first made; entries never written stay zero."""
         buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape:
-            buf = self._buffers[name] = np.zeros(shape)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            self._buffers.pop(name, None)  # freed before the new one is made: the peak is one buffer
+            buf = self._buffers[name] = np.zeros(shape, dtype=dtype)
         return buf
+
+    def block_steps(self, n: int, GH: int) -> int:
+        """Steps per block of deltas: all n while that fits `block_bytes`."""
+        return max(1, min(n, self.block_bytes // (n * GH * 8)))
+
+    def suffix_dtype(self, n: int, GH: int):
+        return np.float64 if n * (n + 1) // 2 * GH * 8 <= self.max_float64_bytes else np.float32
 
 
 @dataclass(frozen=True)
-class Itemized:
-    """The recorded quantities of one batch, all indexed [t, j] (loss step t, update step j)."""
+class Measures:
+    """What one recorded batch holds, measured by itemized BPTT: all indexed [t, j] (loss step t, update step j).
+    `itemized` is ‖G[t, j]‖, the word's one meaning in this code; the rest is derived from the same G[t, j]."""
 
     itemized: np.ndarray  # (n, n)  ‖G[t, j]‖_F, zero above the diagonal (j > t)
     contribution: np.ndarray  # (n, n)  ⟨G[t, j], S_j⟩ / ‖S_j‖_F; sums over t to step_gradient[j]
@@ -49,22 +71,39 @@ class Itemized:
         return float(self.step_gradient.max())
 
 
+def sweep_blocks(cell, params, fwd, dh_local: np.ndarray, work: Workspace, block: int) -> Iterator[tuple[int, np.ndarray]]:
+    """The itemized backward sweep, handed over `block` steps at a time, last steps first.
+
+    Yields (j0, D) with D (b, n, GH): D[i, d] = δ_{j0+i+d}^(j0+i), zero where j0 + i + d ≥ n. D is a
+    workspace buffer, overwritten by the next block: use it before asking for the next.
+    """
+    n, H = dh_local.shape
+    GH = params["weight_hh"].shape[0]
+    rows = [np.zeros((n, H)) for _ in range(cell.n_state)]  # row t: state gradient of source t
+    D = work.get("deltas", (block, n, GH))
+    for j0 in range(((n - 1) // block) * block, -1, -block):
+        b = min(block, n - j0)
+        for j in range(j0 + b - 1, j0 - 1, -1):
+            i = j - j0
+            if block < n:
+                D[i, n - j :] = 0.0  # left over from a later step of the previous batch
+            # With one block, D[j, n - j:] (sources beyond the batch) is never written and stays zero.
+            rows[0][j] = dh_local[j]  # the new source t = j enters at its own step
+            cell.backward_step(params, fwd, j, [r[j:] for r in rows], D[i, : n - j])
+        yield j0, D[:b]
+
+
 def sweep(cell, params, fwd, dh_local: np.ndarray, itemize: bool, work: Workspace | None = None):
     """Backward sweep; returns (gates_total (n, GH), deltas (n, n, GH) or None).
 
     `dh_local` (n, H): ∂L_t/∂h_t of each step's own loss. With `itemize`, deltas[j, d] is
-    δ_{j+d}^(j) (zero where j + d ≥ n); without it a single summed row is carried (plain BPTT).
+    δ_{j+d}^(j) (zero where j + d ≥ n), all n·n·GH of them at once (use `itemize` for the recorded
+    measures of long sequences); without it a single summed row is carried (plain BPTT).
     """
     n, H = dh_local.shape
     GH = params["weight_hh"].shape[0]
     if itemize:
-        work = work or Workspace()
-        rows = [np.zeros((n, H)) for _ in range(cell.n_state)]  # row t: state gradient of source t
-        deltas = work.get("deltas", (n, n, GH))
-        for j in range(n - 1, -1, -1):
-            rows[0][j] = dh_local[j]  # the new source t = j enters at its own step
-            # deltas[j, n - j:] (sources beyond the batch) are never written and stay zero.
-            cell.backward_step(params, fwd, j, [r[j:] for r in rows], deltas[j, : n - j])
+        (_, deltas), = sweep_blocks(cell, params, fwd, dh_local, work or Workspace(), n)
         return deltas.sum(axis=1), deltas
     rows = [np.zeros((1, H)) for _ in range(cell.n_state)]
     gates = np.empty((n, GH))
@@ -81,69 +120,137 @@ def _lower_triangle(n: int):
     return t, j, t - j
 
 
-def measure(deltas, h_prev, epsilon: float, n_gates: int = 1, work: Workspace | None = None) -> Itemized:
+def _suffix_starts(n: int) -> np.ndarray:
+    """Row of the packed suffix sums where offset k begins: offset k has the n − k rows j < n − k."""
+    k = np.arange(n + 1)
+    return k * n - k * (k - 1) // 2
+
+
+class _Reduction:
+    """What the measures keep of the deltas, filled a block of steps at a time.
+
+    Per [j, d]: the squared norm of δ_{j+d}^(j) (per gate block too) and its projection on the
+    step's summed delta; per offset k: the suffix sums a_j(k) = Σ_{d ≥ k} δ_{j+d}^(j), packed.
+    """
+
+    def __init__(self, n: int, GH: int, n_gates: int, work: Workspace):
+        self.n, self.GH, self.n_gates = n, GH, n_gates
+        self.gate_sq = np.zeros((n, n, n_gates)) if n_gates > 1 else None  # [j, d, g]
+        self.delta_sq = np.zeros((n, n))  # [j, d]
+        self.along = np.zeros((n, n))  # [j, d]  δ_{j+d}^(j) · dhraw_j
+        self.gates_norm = np.zeros(n)  # ‖dhraw_j‖
+        self.starts = _suffix_starts(n)
+        self.suffix = work.get("suffix", (int(self.starts[n]), GH), work.suffix_dtype(n, GH))
+        self.work = work
+
+    def add_norms(self, j0: int, D: np.ndarray) -> None:
+        b, n, GH = D.shape
+        rows = slice(j0, j0 + b)
+        gates = D.sum(axis=1)  # (b, GH)  dhraw_j: the summed step gradient
+        self.gates_norm[rows] = np.sqrt(np.einsum("jg,jg->j", gates, gates))
+        if self.gate_sq is not None:
+            blocks = D.reshape(b, n, self.n_gates, GH // self.n_gates)
+            self.gate_sq[rows] = np.einsum("jdgh,jdgh->jdg", blocks, blocks)
+            self.delta_sq[rows] = self.gate_sq[rows].sum(axis=2)
+        else:
+            self.delta_sq[rows] = np.einsum("jdg,jdg->jd", D, D)
+        np.matmul(D, gates[:, :, None], out=self.along[rows, :, None])
+
+    def add_suffixes(self, j0: int, D: np.ndarray) -> None:
+        """a_j(k) for the block's rows j, summed in float64 from the far offsets in, stored packed."""
+        b, n, GH = D.shape
+        total = self.work.get("suffix_block", (b, GH))
+        total[:] = 0.0
+        for k in range(n - 1, -1, -1):
+            m = min(b, n - k - j0)  # rows j of the block with j + k < n
+            if m <= 0:
+                continue
+            total[:m] += D[:m, k]
+            start = self.starts[k] + j0
+            self.suffix[start : start + m] = total[:m]
+
+    def truncation_error(self, h_prev: np.ndarray) -> np.ndarray:
+        """e(k) for k = 1 … n without forming any GH × H matrix per [t, j].
+
+        The residual after keeping offsets t − j < k is R_k = Σ_j a_j(k) h_{j-1}ᵀ, over the m = n − k
+        rows j < n − k. Its squared norm is Σ_{j,j'} (a_j · a_j')(h_{j-1} · h_{j'-1}) (m² GH flops)
+        or, when m exceeds H, more cheaply that of the (GH, H) product itself (m GH H flops).
+        """
+        n, H = h_prev.shape
+        b = h_prev.astype(self.suffix.dtype)  # (n, H)
+        gram = h_prev @ h_prev.T  # (n, n)
+        squared = np.empty(n)
+        for k in range(n):
+            m = n - k
+            a = self.suffix[self.starts[k] : self.starts[k] + m]  # (m, GH)
+            if m > H:
+                r = a.T @ b[:m]  # (GH, H)
+                squared[k] = np.vdot(r, r)
+            else:
+                squared[k] = np.vdot(gram[:m, :m], a @ a.T)
+        total = squared[0]
+        error = np.zeros(n)
+        if total > 0:
+            error[: n - 1] = np.sqrt(np.clip(squared[1:], 0.0, None) / total)
+        return error
+
+    def result(self, h_prev: np.ndarray, epsilon: float) -> Measures:
+        n = self.n
+        t_idx, j_idx, d_idx = _lower_triangle(n)
+        h_norm = np.sqrt(np.einsum("jh,jh->j", h_prev, h_prev))  # (n,)  ‖h_{j-1}‖
+        # ‖G[t, j]‖ = ‖δ_t^(j)‖ ‖h_{j-1}‖: the outer product never has to exist.
+        safe = np.where(self.gates_norm > 0, self.gates_norm, 1.0)
+        contribution_jd = self.along * (h_norm / safe)[:, None]
+        contribution_jd[self.gates_norm == 0] = 0.0
+
+        itemized = np.zeros((n, n))
+        contribution = np.zeros((n, n))
+        itemized[t_idx, j_idx] = (np.sqrt(self.delta_sq) * h_norm[:, None])[j_idx, d_idx]
+        contribution[t_idx, j_idx] = contribution_jd[j_idx, d_idx]
+        itemized_gate = None
+        if self.gate_sq is not None:
+            itemized_gate = np.zeros((n, n, self.n_gates))
+            itemized_gate[t_idx, j_idx] = (np.sqrt(self.gate_sq) * h_norm[:, None, None])[j_idx, d_idx]
+
+        error = self.truncation_error(h_prev)
+        return Measures(
+            itemized=itemized,
+            contribution=contribution,
+            step_gradient=self.gates_norm * h_norm,
+            truncation_error=error,
+            horizon=int(np.argmax(error <= epsilon)) + 1,
+            itemized_gate=itemized_gate,
+        )
+
+
+def itemize(cell, params, fwd, dh_local: np.ndarray, epsilon: float, work: Workspace | None = None) -> Measures:
+    """The itemized sweep and every recorded quantity of one batch, in memory bounded by the workspace.
+
+    Peak memory beyond the (n, n) results: one block of deltas (≤ `work.block_bytes`) and the packed
+    suffix sums (n(n+1)/2 · GH floats: 269 MB for a vanilla RNN at n = 512, H = 256 in float64).
+    """
+    work = work or Workspace()
+    n = len(dh_local)
+    GH = params["weight_hh"].shape[0]
+    reduction = _Reduction(n, GH, cell.n_gates, work)
+    for j0, D in sweep_blocks(cell, params, fwd, dh_local, work, work.block_steps(n, GH)):
+        reduction.add_norms(j0, D)
+        reduction.add_suffixes(j0, D)
+    return reduction.result(fwd.hs[:-1], epsilon)
+
+
+def measure(deltas, h_prev, epsilon: float, n_gates: int = 1, work: Workspace | None = None) -> Measures:
     """All recorded quantities from the per-source deltas (n, n, GH) and the inputs h_{j-1} (n, H)."""
     n, _, GH = deltas.shape
-    t_idx, j_idx, d_idx = _lower_triangle(n)
-    h_norm = np.sqrt(np.einsum("jh,jh->j", h_prev, h_prev))  # (n,)  ‖h_{j-1}‖
-    gates = deltas.sum(axis=1)  # (n, GH)  dhraw_j: the summed step gradient
-    gates_norm = np.sqrt(np.einsum("jg,jg->j", gates, gates))  # (n,)
-
-    # ‖G[t, j]‖ = ‖δ_t^(j)‖ ‖h_{j-1}‖: the outer product never has to exist.
-    delta_norm = np.sqrt(np.einsum("jdg,jdg->jd", deltas, deltas))  # (n, n) over [j, d]
-    along = np.matmul(deltas, gates[:, :, None])[..., 0]  # (n, n)  δ_t^(j) · dhraw_j
-    safe = np.where(gates_norm > 0, gates_norm, 1.0)
-    contribution_jd = along * (h_norm / safe)[:, None]
-    contribution_jd[gates_norm == 0] = 0.0
-
-    itemized = np.zeros((n, n))
-    contribution = np.zeros((n, n))
-    itemized[t_idx, j_idx] = (delta_norm * h_norm[:, None])[j_idx, d_idx]
-    contribution[t_idx, j_idx] = contribution_jd[j_idx, d_idx]
-
-    itemized_gate = None
-    if n_gates > 1:
-        H = GH // n_gates
-        blocks = deltas.reshape(n, n, n_gates, H)
-        gate_norm = np.sqrt(np.einsum("jdgh,jdgh->jdg", blocks, blocks)) * h_norm[:, None, None]
-        itemized_gate = np.zeros((n, n, n_gates))
-        itemized_gate[t_idx, j_idx] = gate_norm[j_idx, d_idx]
-
-    error = truncation_error(deltas, h_prev, work)
-    horizon = int(np.argmax(error <= epsilon)) + 1
-    return Itemized(
-        itemized=itemized,
-        contribution=contribution,
-        step_gradient=gates_norm * h_norm,
-        truncation_error=error,
-        horizon=horizon,
-        itemized_gate=itemized_gate,
-    )
+    reduction = _Reduction(n, GH, n_gates, work or Workspace())
+    reduction.add_norms(0, deltas)
+    reduction.add_suffixes(0, deltas)
+    return reduction.result(h_prev, epsilon)
 
 
 def truncation_error(deltas: np.ndarray, h_prev: np.ndarray, work: Workspace | None = None) -> np.ndarray:
-    """e(k) for k = 1 … n without forming any GH × H matrix.
-
-    The residual after keeping offsets t − j < k is Σ_j a_j h_{j-1}ᵀ with a_j = Σ_{d ≥ k} δ_{j+d}^(j),
-    and ‖Σ_j a_j b_jᵀ‖_F² = Σ_{j,j'} (a_j · a_j')(b_j · b_j'): O(n³ GH) for all k together.
-    """
+    """e(k) for k = 1 … n from the per-source deltas (n, n, GH); see `_Reduction.truncation_error`."""
     n, _, GH = deltas.shape
-    gram = h_prev @ h_prev.T  # (n, n)  b_j · b_j'
-    # suffix[j, k] = Σ_{d ≥ k} deltas[j, d]; k = 0 is the full step gradient. One add per offset:
-    # numpy's cumsum along a middle axis is several times slower at these sizes.
-    work = work or Workspace()
-    suffix = work.get("suffix", deltas.shape)
-    # Only rows j < n − k are non-zero at offset k; the rest of the buffer stays zero.
-    suffix[0, n - 1] = deltas[0, n - 1]
-    for k in range(n - 2, -1, -1):
-        np.add(suffix[: n - k, k + 1], deltas[: n - k, k], out=suffix[: n - k, k])
-    # ‖residual_k‖² = Σ_{j,j' < n−k} gram[j, j'] (a_j · a_j'): only the non-zero rows enter.
-    squared = np.empty(n)
-    for k in range(n):
-        a = suffix[: n - k, k]
-        squared[k] = np.vdot(gram[: n - k, : n - k], a @ a.T)
-    total = squared[0]
-    error = np.zeros(n)
-    if total > 0:
-        error[: n - 1] = np.sqrt(np.clip(squared[1:], 0.0, None) / total)
-    return error
+    reduction = _Reduction(n, GH, 1, work or Workspace())
+    reduction.add_suffixes(0, deltas)
+    return reduction.truncation_error(h_prev)

@@ -1,8 +1,14 @@
-"""The trainer's smooth loss (min-char-rnn's running average of the batch loss): the one definition of its rule."""
+"""The trainer's smooth loss (min-char-rnn's running average of the batch loss): the one definition of its rule,
+and the one way any loss is stated to a user: per character, its unit named."""
 
 from __future__ import annotations
 
 import math
+from typing import TypeVar
+
+import numpy as np
+
+LOSS_UNIT = "nats/char"
 
 SMOOTH_DECAY = 0.999
 # 1 − SMOOTH_DECAY, written out: in floating point 1 − 0.999 is not 0.001, and the step must stay
@@ -18,3 +24,17 @@ def initial_smooth_loss(vocab_size: int, seq_length: int) -> float:
 def smooth_loss_step(smooth_loss: float, loss: float) -> float:
     """The smooth loss after one more batch whose loss (summed over its steps) is `loss`."""
     return smooth_loss * SMOOTH_DECAY + loss * SMOOTH_WEIGHT
+
+
+Loss = TypeVar("Loss", float, np.ndarray)
+
+
+def per_character(loss: Loss, seq_length: int) -> Loss:
+    """A loss summed over a batch's `seq_length` steps (as the trainer and the session file keep it), or an array
+    of them, as the mean loss of one character: the figure models are compared by, whatever their sequence length."""
+    return loss / seq_length
+
+
+def loss_text(loss_per_char: float) -> str:
+    """A per-character loss as every front end shows it, its unit named: "1.234 nats/char"."""
+    return f"{loss_per_char:.3f} {LOSS_UNIT}"

@@ -42,6 +42,10 @@ class Checkpoint:
     batch: int
     params: dict  # name -> read-only array
     state: tuple  # (h0,) or (h0, c0)
+    # Adagrad's memory (the running sum of squared clipped gradients) of every trained parameter:
+    # with it, params, state and the corpus position (which follows from `batch`), training resumes
+    # bit-identically. None where it was not saved (session files written before it was).
+    memory: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,42 @@ class StepResult:
     record: BatchRecord | None
     checkpoint: Checkpoint | None
     sample: Sample | None
+
+
+@dataclass(frozen=True)
+class LayeredRecord:
+    """One recorded batch of a module with several layers (session format 2).
+
+    The fields of BatchRecord; those measured per layer (itemized … horizon, itemized_gate) have a
+    leading layer axis, layer 0 first. Token ids are those of the batch's first sequence, -1 where
+    none were given; `loss` (n,) is the per-step loss reduced over the batch as the user's loss is.
+    """
+
+    batch: int
+    position: int  # -1: a PyTorch batch has no place in a corpus the session knows
+    inputs: np.ndarray  # (n,)
+    targets: np.ndarray  # (n,)
+    predictions: np.ndarray  # (n,)
+    loss: np.ndarray  # (n,)
+    itemized: np.ndarray  # (L, n, n)
+    contribution: np.ndarray  # (L, n, n)
+    step_gradient: np.ndarray  # (L, n)
+    max_gradient: np.ndarray  # (L,)
+    truncation_error: np.ndarray  # (L, n)
+    horizon: np.ndarray  # (L,)
+    itemized_gate: np.ndarray | None = None  # (L, n, n, G) for gated cells
+
+    @property
+    def layers(self) -> int:
+        return int(self.itemized.shape[0])
+
+    def layer(self, k: int) -> BatchRecord:
+        """Layer k's record, as the views draw one."""
+        return BatchRecord(
+            batch=self.batch, position=self.position, inputs=self.inputs, targets=self.targets,
+            predictions=self.predictions, loss=self.loss, itemized=self.itemized[k],
+            contribution=self.contribution[k], step_gradient=self.step_gradient[k],
+            max_gradient=float(self.max_gradient[k]), truncation_error=self.truncation_error[k],
+            horizon=int(self.horizon[k]),
+            itemized_gate=None if self.itemized_gate is None else self.itemized_gate[k],
+        )

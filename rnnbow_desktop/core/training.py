@@ -14,7 +14,7 @@ import numpy as np
 
 from . import itemized as itemized_mod
 from .cells import make_cell
-from .config import TrainConfig
+from .config import MAX_SEQ_LENGTH, TrainConfig
 from .corpus import Corpus
 from .errors import ConfigError, TrainingDiverged
 from .loss_smoothing import initial_smooth_loss, smooth_loss_step
@@ -29,11 +29,11 @@ class BatchGradients:
     loss: np.ndarray  # (n,)
     predictions: np.ndarray  # (n,)
     grads: dict
-    measured: itemized_mod.Itemized | None
+    measured: itemized_mod.Measures | None
 
 
 def batch_gradients(cell, params, inputs, targets, state0, itemize: bool, epsilon: float = 0.05, work=None):
-    """Loss, gradients of every parameter and (with `itemize`) the itemized quantities of one batch."""
+    """Loss, gradients of every parameter and (with `itemize`) the measures of one batch (`itemized.Measures`)."""
     n = len(inputs)
     fwd = cell.forward(params, inputs, state0)
     W_d = params["decoder_weight"]
@@ -52,15 +52,26 @@ def batch_gradients(cell, params, inputs, targets, state0, itemize: bool, epsilo
     # another order of floating-point additions; were it used for the update, recording a batch
     # would nudge the weights by rounding, and Adagrad's first steps (g / sqrt(g^2 + eps)) amplify
     # such nudges until runs that differ only in `record_every` train visibly differently.
+    # The gradients are taken before the itemized sweep runs: a cell may leave sums for param_grads
+    # in its forward cache during a sweep (the GRU does), and the itemized sweep's differ by rounding.
     gates, _ = itemized_mod.sweep(cell, params, fwd, dh_local, False, work)
-    deltas = itemized_mod.sweep(cell, params, fwd, dh_local, True, work)[1] if itemize else None
     grads = cell.param_grads(params, fwd, inputs, gates)
     grads["decoder_weight"] = dlogits.T @ fwd.hs[1:]
     grads["decoder_bias"] = dlogits.sum(axis=0)
-    measured = None
-    if itemize:
-        measured = itemized_mod.measure(deltas, fwd.hs[:-1], epsilon, cell.n_gates, work)
+    measured = itemized_mod.itemize(cell, params, fwd, dh_local, epsilon, work) if itemize else None
     return BatchGradients(fwd=fwd, loss=loss, predictions=predictions, grads=grads, measured=measured)
+
+
+def batch_position(batch: int, corpus_length: int, seq_length: int) -> int:
+    """The corpus offset of batch `batch`'s first input under the trainer's wrap rule.
+
+    A batch starting at p is trained when p + n + 1 < L (L the corpus length); otherwise training
+    restarts at 0 with a fresh state. So every pass reads the positions 0, n, 2n, …: the m
+    multiples of n below L − n − 1, m = max(1, ⌈(L − n − 1) / n⌉), and batch b starts at
+    (b mod m) · n, with a fresh state exactly when b mod m = 0.
+    """
+    per_pass = max(1, -(-(corpus_length - seq_length - 1) // seq_length))
+    return (batch % per_pass) * seq_length
 
 
 class Trainer:
@@ -68,6 +79,8 @@ class Trainer:
 
     def __init__(self, corpus: Corpus, config: TrainConfig = TrainConfig()):
         self.config = config.validate()
+        if config.seq_length > MAX_SEQ_LENGTH:
+            raise ConfigError(f"sequence length must be at most {MAX_SEQ_LENGTH}, not {config.seq_length}")
         if len(corpus.ids) < config.seq_length + 1:
             raise ConfigError(
                 f"corpus '{corpus.name}' has {len(corpus.ids)} characters; sequence length "
@@ -89,17 +102,51 @@ class Trainer:
         self.position = 0
         self.smooth_loss = initial_smooth_loss(V, config.seq_length)
 
-    def step(self) -> StepResult:
-        cfg, n, b = self.config, self.config.seq_length, self.batch
-        ids = self.corpus.ids
+    @classmethod
+    def resume(cls, corpus: Corpus, config: TrainConfig, checkpoint: Checkpoint, memory: dict | None = None,
+               smooth_loss: float | None = None) -> "Trainer":
+        """A trainer that goes on from `checkpoint` exactly as the one that saved it did.
+
+        What training depends on is the parameters, the carried state, Adagrad's memory (`memory`,
+        default `checkpoint.memory`) and the corpus position, which follows from the batch number
+        (`batch_position`). From these, every later batch is bit-identical to the original run on
+        the same machine and libraries. Not restored: the text samples' random stream (samples
+        never change training) and the smoothed loss (give `smooth_loss` to continue the curve).
+        """
+        memory = checkpoint.memory if memory is None else memory
+        if memory is None:
+            raise ConfigError(f"the checkpoint at batch {checkpoint.batch} has no optimizer memory to resume from")
+        trainer = cls(corpus, config)
+        missing = set(trainer.trained) - set(memory) | set(trainer.params) - set(checkpoint.params)
+        if missing:
+            raise ConfigError(f"the checkpoint at batch {checkpoint.batch} lacks {', '.join(sorted(missing))}")
+        for name, value in checkpoint.params.items():
+            if np.shape(value) != trainer.params[name].shape:
+                raise ConfigError(f"checkpoint parameter {name} has shape {np.shape(value)}, "
+                                  f"the settings need {trainer.params[name].shape}")
+            trainer.params[name] = np.array(value, dtype=float)  # writeable: the update works in place
+        trainer.memory = {name: np.array(memory[name], dtype=float) for name in trainer.trained}
+        trainer.state = tuple(np.array(s, dtype=float) for s in checkpoint.state)
+        trainer.batch = checkpoint.batch
+        trainer.position = batch_position(checkpoint.batch, len(corpus.ids), config.seq_length)
+        if smooth_loss is not None:
+            trainer.smooth_loss = smooth_loss
+        return trainer
+
+    def next_batch(self) -> tuple[int, np.ndarray, np.ndarray, tuple]:
+        """(position, inputs (n,), targets (n,), entering state) of the batch `step()` trains next."""
+        n, ids = self.config.seq_length, self.corpus.ids
         # min-char-rnn's wrap rule: restart at the beginning, with a fresh state, when a batch
         # would run off the end of the stream.
-        if self.position + n + 1 >= len(ids) or b == 0:
+        if self.position + n + 1 >= len(ids) or self.batch == 0:
             self.position = 0
-            self.state = self.cell.zero_state(cfg.hidden_size)
+            self.state = self.cell.zero_state(self.config.hidden_size)
         p = self.position
-        inputs = ids[p : p + n]
-        targets = ids[p + 1 : p + n + 1]
+        return p, ids[p : p + n], ids[p + 1 : p + n + 1], self.state
+
+    def step(self) -> StepResult:
+        cfg, n, b = self.config, self.config.seq_length, self.batch
+        p, inputs, targets, _ = self.next_batch()
 
         checkpoint = None
         if cfg.checkpoint_every and b % cfg.checkpoint_every == 0:
@@ -107,6 +154,7 @@ class Trainer:
                 batch=b,
                 params={k: frozen_array(v) for k, v in self.params.items()},
                 state=tuple(frozen_array(s) for s in self.state),
+                memory={k: frozen_array(v) for k, v in self.memory.items()},
             )
         sample = None
         if cfg.sample_every and b % cfg.sample_every == 0:

@@ -14,6 +14,7 @@ from .views.horizon import HorizonView
 from .views.labels import LabelsView
 from .views.overview import OverviewView
 from .views.stacked_bars import StackedBarsView
+from .views.step_range import StepRangeStrip
 
 
 class GradientViews(QWidget):
@@ -29,6 +30,7 @@ class GradientViews(QWidget):
         self.bars = StackedBarsView(selection)
         self.horizon = HorizonView(selection)
         self.overview = OverviewView(selection)
+        self.steps = StepRangeStrip(selection)  # shown for sequences longer than 64 steps
         self.labels.plot.setXLink(self.bars.plot)
 
         layout = QVBoxLayout(self)
@@ -39,6 +41,7 @@ class GradientViews(QWidget):
         column.setSpacing(0)  # labels sit directly on their bars
         column.addWidget(self.labels)
         column.addWidget(self.bars, 1)
+        column.addWidget(self.steps)
         layout.addLayout(column, 5)
         layout.addWidget(self.horizon, 3)
         layout.addWidget(self.overview, 3)
@@ -48,6 +51,7 @@ class GradientViews(QWidget):
         selection.scaleChanged.connect(self._sync_controls)
         selection.gateChanged.connect(self._sync_controls)
         selection.followLiveChanged.connect(self._sync_controls)
+        selection.layerChanged.connect(self._show_layer)
         self._sync_controls()
 
     # -- option bar ------------------------------------------------------------------------------------
@@ -60,9 +64,18 @@ class GradientViews(QWidget):
 
         self.gate_label = QLabel("gate")
         self.gate_combo = QComboBox()
+        self.gate_label.setBuddy(self.gate_combo)
         self.gate_combo.currentIndexChanged.connect(self._gate_chosen)
         bar.add_option(self.gate_label)
         bar.add_option(self.gate_combo)
+        # Sessions recorded from a PyTorch module with several layers: one layer's weight_hh at a time.
+        self.layer_label = QLabel("layer")
+        self.layer_combo = QComboBox()
+        self.layer_label.setBuddy(self.layer_combo)
+        self.layer_combo.setToolTip("whose itemized gradients are shown: weight_hh_l{k} of layer k (0: the layer nearest the input)")
+        self.layer_combo.currentIndexChanged.connect(self._layer_chosen)
+        bar.add_option(self.layer_label)
+        bar.add_option(self.layer_combo)
 
         self.follow_box = QCheckBox("Follow live")
         self.follow_box.setToolTip("show each new batch as it is trained")
@@ -82,6 +95,31 @@ class GradientViews(QWidget):
         self.gate_label.setVisible(gated)
         self.gate_combo.setVisible(gated)
 
+    def _fill_layers(self) -> None:
+        layers = self.store.layers if self.store is not None else 1
+        with QSignalBlocker(self.layer_combo):
+            self.layer_combo.clear()
+            for k in range(layers):
+                where = " (input)" if k == 0 else " (top)" if k == layers - 1 else ""
+                self.layer_combo.addItem(f"{k}{where}", k)
+        self.layer_label.setVisible(layers > 1)
+        self.layer_combo.setVisible(layers > 1)
+
+    def _layer_chosen(self, i: int) -> None:
+        if i >= 0:
+            self.selection.set_layer(self.layer_combo.itemData(i))
+
+    def _show_layer(self, layer: int) -> None:
+        """The selection's layer changed: the store reads that layer, and every view draws it."""
+        with QSignalBlocker(self.layer_combo):
+            self.layer_combo.setCurrentIndex(max(0, self.layer_combo.findData(layer)))
+        if self.store is None or layer >= self.store.layers or layer == self.store.layer:
+            return
+        self.store.set_layer(layer)
+        self.overview.records_appended()
+        for view in (self.labels, self.bars, self.horizon, self.overview):
+            view.refresh()
+
     def _gate_chosen(self, i: int) -> None:
         self.selection.set_gate(self.gate_combo.itemData(i) if i >= 0 else None)
 
@@ -93,6 +131,8 @@ class GradientViews(QWidget):
             self.gate_combo.setCurrentIndex(max(0, self.gate_combo.findData(s.gate)))
         with QSignalBlocker(self.follow_box):
             self.follow_box.setChecked(s.follow_live)
+        with QSignalBlocker(self.layer_combo):
+            self.layer_combo.setCurrentIndex(max(0, self.layer_combo.findData(s.layer)))
 
     # -- the contract with the main window ---------------------------------------------------------------
     def set_store(self, store) -> None:
@@ -109,9 +149,16 @@ class GradientViews(QWidget):
         if s.gate is not None and (store is None or s.gate >= store.n_gates):
             s.set_gate(None)
         self._fill_gates()
+        self._fill_layers()
+        if store is not None and s.layer < store.layers:
+            store.set_layer(s.layer)  # the layer shown stays the same from one session to the next
+        else:
+            s.set_layer(0)
         self._sync_controls()
+        s.set_step_range(None)  # a new session starts with all its steps in view
         for view in (self.labels, self.bars, self.horizon, self.overview):
             view.set_store(store)
+        self.steps.set_store(store)
         last = len(store) - 1 if store is not None and len(store) else None
         before = s.shown
         s.select(last, user=False)
@@ -119,6 +166,10 @@ class GradientViews(QWidget):
             # Same index as the previous session's: no signal fired, but the data behind it changed.
             for view in (self.labels, self.bars, self.horizon, self.overview):
                 view.refresh()
+
+    def parts(self) -> dict[str, QWidget]:
+        """The four views by the names `rnnbow render --view` gives them."""
+        return {"labels": self.labels, "bars": self.bars, "horizon": self.horizon, "overview": self.overview}
 
     def records_appended(self) -> None:
         """The store grew: extend the overview (call at most ~30 times a second)."""

@@ -19,13 +19,15 @@ from ..core.corpus import Corpus
 from ..core.errors import RnnbowError
 from ..storage.reader import Session
 from ..storage.record_store import RecordStore
-from ..storage.run import TrainingRun
+from ..storage.run import TrainingProcess, TrainingRun
 from .app import open_settings
 from .corpus_picker import CorpusPicker
 from .dialogs.about import AboutDialog
 from .dialogs.errors import show_error_dialog
 from .dialogs.help import HelpDialog
 from .dialogs.save_path import ask_save_path
+from .dynamics.view import DynamicsView
+from .findings_tracker import FindingsTracker
 from .gradient_views import GradientViews
 from .icon import app_icon
 from .live_panels import LossCurve, SamplesPanel
@@ -36,6 +38,8 @@ from .session_follower import SessionFollower
 from .status_text import TrainingStatus
 from .training_controller import TrainingController
 from .training_panel import PAUSED, RUNNING, TrainingPanel
+from .units.view import UnitsView
+from .views.findings import FindingsPanel
 from .window_settings import restore_window_settings, save_window_settings
 from .worker import TrainingSnapshot
 
@@ -129,6 +133,22 @@ class MainWindow(QMainWindow):
         self.samples = SamplesPanel()
         self.samples_dock = self._dock("Generated text", "samples", self.samples, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.loss_dock, self.samples_dock, Qt.Orientation.Horizontal)
+        # What the hidden units respond to (issue 14): computed only while its tab is shown.
+        self.units = UnitsView(self.selection)
+        self.units_dock = self._dock("Units", "units", self.units, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.units.unitHorizonChanged.connect(self.views.horizon.show_unit)
+        # Hidden-state dynamics over training (issue 15): computed only while its tab is shown.
+        self.dynamics = DynamicsView(self.selection)
+        self.dynamics_dock = self._dock("Dynamics", "dynamics", self.dynamics, Qt.DockWidgetArea.RightDockWidgetArea)
+        if getattr(self, "units_dock", None) is not None:
+            self.tabifyDockWidget(self.units_dock, self.dynamics_dock)
+        self.resizeDocks([self.dynamics_dock], [460], Qt.Orientation.Horizontal)
+        # Interesting batches (issue 17): listed here, marked on the overview, found again as the run grows.
+        self.findings_tracker = FindingsTracker(self)
+        self.findings_panel = FindingsPanel(self.selection, self.findings_tracker)
+        self.findings_dock = self._dock("Findings", "findings", self.findings_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.dynamics_dock, self.findings_dock)
+        self.views.overview.show_findings(self.findings_tracker)
         # The training column runs the full height, so Start stays visible above the bottom panels.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.resizeDocks([self.train_dock], [380], Qt.Orientation.Horizontal)
@@ -171,6 +191,10 @@ class MainWindow(QMainWindow):
         self.next_action = self._action("&Next Batch", lambda: self.step_record(1), Qt.Key.Key_Right)
         self.first_action = self._action("&First Batch", self.first_record, Qt.Key.Key_Home)
         self.last_action = self._action("&Last Batch", self.last_record, Qt.Key.Key_End)
+        self.next_finding_action = self._action("Next &Finding", lambda: self.findings_panel.step(1), "Ctrl+Right",
+                                                "Select the next interesting batch (of the kinds shown)")
+        self.prev_finding_action = self._action("Previous F&inding", lambda: self.findings_panel.step(-1), "Ctrl+Left",
+                                                "Select the previous interesting batch (of the kinds shown)")
 
         self.help_action = self._action("RNNbow &Help", self.show_help, QKeySequence.StandardKey.HelpContents)
         self.about_action = self._action("&About RNNbow Desktop", self.show_about)
@@ -190,11 +214,15 @@ class MainWindow(QMainWindow):
         for action in (self.start_action, self.pause_action, self.stop_action):
             train_menu.addAction(action)
         view_menu = bar.addMenu("&View")
-        for action in (self.prev_action, self.next_action, self.first_action, self.last_action):
+        for action in (self.prev_action, self.next_action, self.first_action, self.last_action,
+                       self.next_finding_action, self.prev_finding_action):
             view_menu.addAction(action)
         view_menu.addSeparator()
         for dock in (self.train_dock, self.loss_dock, self.samples_dock):
             view_menu.addAction(dock.toggleViewAction())
+        view_menu.addAction(self.units_dock.toggleViewAction())
+        view_menu.addAction(self.dynamics_dock.toggleViewAction())
+        view_menu.addAction(self.findings_dock.toggleViewAction())
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.help_action)
         help_menu.addAction(self.about_action)
@@ -271,8 +299,8 @@ class MainWindow(QMainWindow):
         """Ask training to stop; with `wait`, block until the session file is complete."""
         return self.training_controller.stop(wait, timeout_ms)
 
-    def _show_live_run(self, run: TrainingRun, corpus: Corpus) -> None:
-        store = RecordStore.live(run.trainer.config, corpus.vocab, run.path.name)
+    def _show_live_run(self, run: TrainingProcess | TrainingRun, corpus: Corpus) -> None:
+        store = RecordStore.live(run.config, corpus.vocab, run.path.name)
         try:
             # Records that leave the store's memory cache are read back from the file being written.
             store.attach_session(Session(run.path))
@@ -280,11 +308,13 @@ class MainWindow(QMainWindow):
             pass  # the views still work on the cached (most recent) records
         self._set_store(store, run.path)
         self._store_is_live = True
+        self.units.set_live(True)
         self.loss_curve.clear()
         self.samples.clear_samples()
         self.add_recent(run.path)
 
     def _on_run_finished(self) -> None:
+        self.units.set_live(False)
         self.follower.reattach_session()
         self.follower.draw_everything()
 
@@ -326,8 +356,10 @@ class MainWindow(QMainWindow):
             return False
         self._set_store(store, path)
         self._store_is_live = False
-        # The Train panel shows the open session's settings, so Start trains the same set-up again.
-        self.panel.set_config(store.config)
+        # The Train panel shows the open session's settings, so Start trains the same set-up again
+        # (not those of a recorded PyTorch module, which RNNbow cannot train).
+        if store.has_model:
+            self.panel.set_config(store.config)
         try:
             self.follower.load_history(store)
         except RnnbowError as exc:  # the records are shown; only the loss curve or samples are missing
@@ -354,6 +386,11 @@ class MainWindow(QMainWindow):
         self.session_path = Path(path)
         self.follower.new_store(store)
         self.views.set_store(store)
+        self.samples.set_available(store.has_model)
+        self.dynamics.set_session(self.session_path, store.config.cell)
+        self.units.set_session(self.session_path, store)
+        self.findings_panel.set_store(store)
+        self.findings_tracker.follow(store)
         if old is not None and old is not store:
             old.close()
         if len(store):
@@ -386,18 +423,20 @@ class MainWindow(QMainWindow):
         has_store = self.store is not None
         self.save_as_action.setEnabled(has_store)
         self.export_action.setEnabled(has_store)
-        for action in (self.prev_action, self.next_action, self.first_action, self.last_action):
+        for action in (self.prev_action, self.next_action, self.first_action, self.last_action,
+                       self.next_finding_action, self.prev_finding_action):
             action.setEnabled(has_store)
 
     def _update_title(self) -> None:
         if self.store is None or self.session_path is None:
             self.setWindowTitle("RNNbow")
         else:
-            self.setWindowTitle(f"{self.session_path.name} ({self.store.config.cell}) — RNNbow")
+            self.setWindowTitle(f"{self.session_path.name} ({self.store.model_name}) — RNNbow")
 
     def update_status(self) -> None:
         store, path, status = self.store, self.session_path, self.status
-        status.cell = store.config.cell if store is not None else None
+        status.cell = store.model_name if store is not None else None
+        status.seq_length = store.config.seq_length if store is not None else None
         if self.training:
             status.show_training(self.panel.state, self.last_snapshot, len(store) if store is not None else 0, path)
         elif self.training_controller.start_when_loaded:
@@ -494,6 +533,9 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.follower.stop()
+        self.dynamics.shutdown()
+        self.units.shutdown()
+        self.findings_tracker.shutdown()
         self.training_controller.start_when_loaded = False
         if self.training:
             if not self.stop_training(wait=True, timeout_ms=CLOSE_WAIT_MS):

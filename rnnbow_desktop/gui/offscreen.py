@@ -35,10 +35,42 @@ def check_size(size, minimum: tuple[int, int]) -> tuple[int, int]:
     return width, height
 
 
+def hide_controls(widget) -> None:
+    """Hide what is there to operate `widget`, not to read it: buttons, check boxes, combo and spin boxes, the
+    labels that name them (their buddies), and the rows this leaves empty. What stays is a figure: the views,
+    their titles and legends. Only for a widget made to be rendered: a window on screen keeps its controls.
+    """
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QLineEdit, QSlider, QWidget
+
+    controls = [w for w in widget.findChildren(QWidget)
+                if isinstance(w, (QAbstractButton, QComboBox, QAbstractSpinBox, QLineEdit, QSlider))]
+    for control in controls:
+        control.hide()
+    for label in widget.findChildren(QLabel):
+        if label.buddy() is not None and label.buddy().isHidden():
+            label.hide()
+    # Deepest first, so a row inside a row that empties empties its parent too.
+    containers = [w for w in widget.findChildren(QWidget) if w.layout() is not None]
+    for container in sorted(containers, key=_depth, reverse=True):
+        children = [w for w in container.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+                    if not w.isWindow()]
+        if children and all(child.isHidden() for child in children):
+            container.hide()
+
+
+def _depth(widget) -> int:
+    depth = 0
+    while (widget := widget.parentWidget()) is not None:
+        depth += 1
+    return depth
+
+
 @contextmanager
 def offscreen(widget, size: tuple[int, int], *owned) -> Iterator[Callable[[], None]]:
     """Give `widget` exactly `size` and yield `paint`, which lays it out and paints it as a shown window, but
-    never on a screen. Afterwards the widget and the `owned` objects are deleted.
+    never on a screen, with its controls hidden (`hide_controls`). Afterwards the widget and the `owned` objects
+    are deleted.
 
     Create the widget after `ensure_app()`. Set up what it should show, then call `paint()` and export it.
     """
@@ -46,6 +78,7 @@ def offscreen(widget, size: tuple[int, int], *owned) -> Iterator[Callable[[], No
     from PySide6.QtWidgets import QApplication
 
     def paint() -> None:
+        hide_controls(widget)
         widget.show()
         QApplication.processEvents()
 

@@ -40,9 +40,12 @@ class OptionBar(QWidget):
         self.row = QHBoxLayout(self)
         self.row.setContentsMargins(0, 0, 0, 0)
         self.row.setSpacing(6)
-        for widget in (QLabel(show_label), self.mode_combo, QLabel("separate offsets k"), self.k_spin,
-                       QLabel("bar scale"), self.scale_combo):
-            self.row.addWidget(widget)
+        for text, control in ((show_label, self.mode_combo), ("separate offsets k", self.k_spin),
+                              ("bar scale", self.scale_combo)):
+            label = QLabel(text)
+            label.setBuddy(control)  # a label names its control: hidden with it when a figure is rendered
+            self.row.addWidget(label)
+            self.row.addWidget(control)
         self.row.addStretch(1)
 
     def add_option(self, widget: QWidget) -> None:

@@ -4,29 +4,45 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..analysis.view_options import MODES
+from ..analysis.view_options import MODES, VIEW_SIZES, VIEWS
 from ..core.errors import RnnbowError
 from .export import check_image_path
 from .offscreen import check_size, ensure_app, offscreen
 
-MIN_SIZE = (640, 420)  # below this the views' labels and axes no longer fit
+# The least picture of each view (analysis.view_options.VIEWS) in which its labels and axes still fit.
+MIN_SIZES = {"all": (640, 420), "labels": (640, 110), "bars": (640, 240), "horizon": (640, 220), "overview": (640, 220)}
+
+
+def check_view(view: str) -> str:
+    if view not in VIEWS:
+        raise RnnbowError(f"unknown view {view!r}; choose {', '.join(VIEWS)}")
+    return view
 
 
 def render_store(store, out, index: int | None = None, hover_step: int | None = None, mode: str = "magnitude",
-                 horizon: int = 5, scale: str = "batch", size=(1400, 900), log_horizon: bool = False) -> Path:
-    """Draw record `index` of `store` (None: the last) as GradientViews would show it, into `out`."""
+                 horizon: int = 5, scale: str = "batch", size=None, log_horizon: bool = False,
+                 view: str = "all", layer: int = 0) -> Path:
+    """Draw record `index` of `store` (None: the last) as GradientViews would show it, into `out`: the four views,
+    or with `view` one of them alone, with their titles and legends and without the window's controls; of a
+    session with several layers, layer `layer`'s."""
     from .gradient_views import GradientViews
     from .selection import SelectionModel
 
+    view = check_view(view)
+    size = check_size(VIEW_SIZES[view] if size is None else size, MIN_SIZES[view])
     ensure_app()
-    size = check_size(size, MIN_SIZE)
     selection = SelectionModel()
     views = GradientViews(selection)
     with offscreen(views, size, selection) as paint:
+        if view != "all":
+            views.labels.plot.setXLink(None)  # linked to hidden bars, the labels would take their stale x range
+            for name, part in views.parts().items():
+                part.setVisible(name == view)
         selection.set_follow_live(False)
         selection.set_mode(mode)
         selection.set_horizon_k(horizon)
         selection.set_scale(scale)
+        selection.set_layer(layer)
         views.set_store(store)
         if index is not None:
             selection.select(index, user=False)
@@ -37,10 +53,14 @@ def render_store(store, out, index: int | None = None, hover_step: int | None = 
 
 
 def render_session(session_path, out, batch: int | None = None, hover_step: int | None = None,
-                   mode: str = "magnitude", horizon: int = 5, size=(1400, 900), force: bool = False) -> Path:
-    """Draw recorded batch `batch` (None: the last record) of a session file to PNG or SVG."""
+                   mode: str = "magnitude", horizon: int = 5, size=None, force: bool = False,
+                   view: str = "all", layer: int = 0) -> Path:
+    """Draw recorded batch `batch` (None: the last record) of a session file to PNG or SVG: the four views, or
+    one of them (`view`: "labels", "bars", "horizon" or "overview"), at `size` (None: the view's default); of a
+    session recorded from a PyTorch module with several layers, layer `layer`'s (0: the one nearest the input)."""
     from ..storage.record_store import RecordStore
 
+    check_view(view)
     out = check_image_path(out, overwrite=force)
     if mode not in MODES:
         raise RnnbowError(f"unknown mode {mode!r}; choose {' or '.join(MODES)}")
@@ -60,6 +80,9 @@ def render_session(session_path, out, batch: int | None = None, hover_step: int 
             raise RnnbowError(f"hover step {hover_step} is out of range: a batch has steps 0–{n - 1}")
         if not 1 <= horizon <= n:
             raise RnnbowError(f"horizon k = {horizon} is out of range: use 1–{n} (the sequence length)")
-        return render_store(store, out, index=index, hover_step=hover_step, mode=mode, horizon=horizon, size=size)
+        if not 0 <= layer < store.layers:
+            raise RnnbowError(f"layer {layer} is out of range: this session recorded layers 0–{store.layers - 1}")
+        return render_store(store, out, index=index, hover_step=hover_step, mode=mode, horizon=horizon, size=size,
+                            view=view, layer=layer)
     finally:
         store.close()

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from dataclasses import dataclass
+
 from ..analysis.view_options import MODES, SCALES
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    """A hidden unit of one state: `state` is "h", "c" or a gate name; `unit` its index (0 … H-1)."""
+
+    state: str
+    unit: int
 
 
 class SelectionModel(QObject):
@@ -22,6 +32,12 @@ class SelectionModel(QObject):
     scaleChanged = Signal(str)  # "batch" | "global" | "recent"
     gateChanged = Signal(object)  # None = all gates, else a gate index
     followLiveChanged = Signal(bool)
+    # What the network has learned (Units and Dynamics views): one unit of one state at one checkpoint.
+    unitChanged = Signal(object)  # UnitChoice | None
+    checkpointChanged = Signal(object)  # int | None: a checkpointed batch; None = the last one
+    layerChanged = Signal(int)  # recorded layer shown by the gradient views (sessions with several layers)
+    # Long sequences: the steps j views 1–3 show, (first, last) in step units (bar centres at integers), or None for all.
+    stepRangeChanged = Signal(object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -33,6 +49,10 @@ class SelectionModel(QObject):
         self._scale = "batch"
         self._gate: int | None = None
         self._follow_live = True
+        self._unit: UnitChoice | None = None
+        self._checkpoint: int | None = None
+        self._layer = 0
+        self._step_range: tuple[float, float] | None = None
 
     # -- records ------------------------------------------------------------------------------------
     @property
@@ -130,3 +150,42 @@ class SelectionModel(QObject):
         if follow != self._follow_live:
             self._follow_live = follow
             self.followLiveChanged.emit(follow)
+
+    # -- units, checkpoints, layers -------------------------------------------------------------------
+    @property
+    def unit(self) -> UnitChoice | None:
+        return self._unit
+
+    def set_unit(self, unit: UnitChoice | None) -> None:
+        if unit != self._unit:
+            self._unit = unit
+            self.unitChanged.emit(unit)
+
+    @property
+    def checkpoint(self) -> int | None:
+        return self._checkpoint
+
+    def set_checkpoint(self, batch: int | None) -> None:
+        if batch != self._checkpoint:
+            self._checkpoint = batch
+            self.checkpointChanged.emit(batch)
+
+    @property
+    def layer(self) -> int:
+        return self._layer
+
+    def set_layer(self, layer: int) -> None:
+        if layer != self._layer:
+            self._layer = layer
+            self.layerChanged.emit(layer)
+
+    # -- steps shown of a long sequence ------------------------------------------------------------------
+    @property
+    def step_range(self) -> tuple[float, float] | None:
+        return self._step_range
+
+    def set_step_range(self, steps: tuple[float, float] | None) -> None:
+        steps = None if steps is None else (float(steps[0]), float(steps[1]))
+        if steps != self._step_range:
+            self._step_range = steps
+            self.stepRangeChanged.emit(steps)

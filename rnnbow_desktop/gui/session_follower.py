@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from ..analysis.smoothing import initial_smooth_loss, smooth_loss_series
 from ..core.errors import RnnbowError
+from ..core.loss_smoothing import per_character
 from ..storage.reader import Session
 from ..storage.record_store import RecordStore
 from .worker import TrainingSnapshot
@@ -17,11 +18,15 @@ from .worker import TrainingSnapshot
 if TYPE_CHECKING:
     from .mainwindow import MainWindow
 
-# Live data reaches the views from a timer, however fast batches arrive. Redrawing the four views for
-# a new batch costs ~20 ms of GUI time (measured offscreen, benchmarks/bench_gui_latency.py), so each
-# tick draws half of it (see draw_frame): the batch views then move to the newest record about
-# 8 times a second, as fast as anyone can read one, and the window stays responsive.
-FRAME_MS = 62
+# Live data reaches the views from a timer, however fast batches arrive. Each tick draws one part of
+# a frame (see draw_frame), so the event loop is never blocked for a whole redraw: the batch views
+# move to the newest record 5 times a second; the overview with the status line, and the loss curve,
+# pictures of the whole run, every 0.4 s. Measured offscreen on a 2-core VM (CPU time, see
+# benchmarks/bench_gui_latency.py): moving the batch views costs 10–15 ms, the overview 4–8 ms and
+# the loss curve 6–8 ms (axes re-laid as the ranges grow). At the former 8 Hz for both halves,
+# drawing took ~30 % of a core: CPU that the training process lacked on a 2-core machine.
+FRAME_MS = 100
+FRAME_PARTS = ("batch", "overview", "batch", "loss")  # what successive ticks draw, round and round
 POLL_MS = 1000  # how often a session another process writes is checked for new records
 HISTORY_SLICE = 1_000_000  # batch losses read at once, so a run of millions never sits in memory twice
 
@@ -39,7 +44,7 @@ class SessionFollower(QObject):
         self.dirty = False  # new figures for the status bar and loss curve since the last frame
         self.overview_records = 0  # len(store) when the overview was last extended
         self.followed_records = 0  # len(store) when follow-live last selected the newest record
-        self.phase = 0  # which half of a frame the next tick draws
+        self.ticks = 0  # frame timer ticks so far; picks the part of FRAME_PARTS a tick draws
         self.held = False  # the worker waits for the window to paint a frame
         self.history_batches = 0  # loss rows of a file-backed session already on the curve
         self.history_smooth = 0.0
@@ -71,7 +76,7 @@ class SessionFollower(QObject):
             return
         for record in snapshot.records:
             store.append(record)
-        window.loss_curve.append(snapshot.loss_batches, snapshot.smooth_losses)
+        window.loss_curve.append(snapshot.loss_batches, per_character(snapshot.smooth_losses, store.config.seq_length))
         if snapshot.samples:
             window.samples.add_samples((s.batch, s.text) for s in snapshot.samples)
         self.dirty = True
@@ -83,19 +88,25 @@ class SessionFollower(QObject):
         window.loss_curve.clear()
         window.samples.clear_samples()
         self.history_batches = 0
-        self.history_smooth = initial_smooth_loss(len(store.vocab), store.config.seq_length)
+        # A recorded PyTorch module's loss has no known starting point (its vocabulary may be unknown, its
+        # loss reduced over a batch): its curve starts at its first batch's loss (NaN until there is one).
+        self.history_smooth = (initial_smooth_loss(len(store.vocab), store.config.seq_length) if store.has_model
+                               else float("nan"))
         self.history_samples = 0
         self.read_new_history(store.session)
         window.loss_curve.refresh(force=True)
 
     def read_new_history(self, session: Session) -> None:
         total = session.batches_trained
+        if total and not np.isfinite(self.history_smooth):
+            self.history_smooth = float(session.training_loss(0, 1)[0])
         while self.history_batches < total:
             lo, hi = self.history_batches, min(total, self.history_batches + HISTORY_SLICE)
             smooth = smooth_loss_series(session.training_loss(lo, hi), self.history_smooth)
             if len(smooth):
                 self.history_smooth = float(smooth[-1])
-                self.window.loss_curve.append(np.arange(lo, lo + len(smooth)), smooth)
+                self.window.loss_curve.append(np.arange(lo, lo + len(smooth)),
+                                              per_character(smooth, session.info.config.seq_length))
             self.history_batches = lo + len(smooth) if len(smooth) else total
         if session.n_samples > self.history_samples:
             samples = session.samples()
@@ -136,28 +147,36 @@ class SessionFollower(QObject):
     def draw_frame(self) -> None:
         """The only place live data reaches the views, from the frame timer.
 
-        Ticks alternate between the overview (with loss curve and status) and moving the batch views
-        to the newest record: each tick paints about half of a full redraw, so the event loop is never
-        blocked for all of it at once, and each half runs at most every 2 × FRAME_MS.
+        Ticks take turns (FRAME_PARTS): moving the batch views to the newest record, the overview
+        with the status line, the loss curve. Each tick paints only a part of a full redraw, so the
+        event loop is never blocked for all of it at once. A minimized window draws nothing (what it
+        missed is drawn when it is shown again).
         """
         window = self.window
-        self.phase ^= 1
+        part = FRAME_PARTS[self.ticks % len(FRAME_PARTS)]
+        self.ticks += 1
+        if window.isMinimized():
+            return
         store = window.store
         count = len(store) if store is not None else 0
-        if self.phase == 0:
+        if part == "overview":
             due = self.dirty or count != self.overview_records
+        elif part == "loss":
+            due = window.loss_curve.due
         else:
             due = (window.selection.follow_live and count and count != self.followed_records
                    and not self._reading_a_batch())
         if not due:
             return
         worker = window.training_controller.worker
-        if worker is not None and window.isVisible() and not window.isMinimized():
+        if worker is not None and window.isVisible():
             # Released by painted() once the window has painted what this tick changed.
             worker.hold()
             self.held = True
-        if self.phase == 0:
+        if part == "overview":
             self._update_overview()
+        elif part == "loss":
+            window.loss_curve.refresh()
         else:
             self._follow_newest()
 
@@ -174,7 +193,7 @@ class SessionFollower(QObject):
             worker.release()
 
     def draw_everything(self) -> None:
-        """Both halves of a frame at once, for the final state of a run."""
+        """All parts of a frame at once, for the final state of a run."""
         self._update_overview()
         if self.window.selection.follow_live:
             self._follow_newest()
@@ -187,7 +206,6 @@ class SessionFollower(QObject):
         if count != self.overview_records:
             self.overview_records = count
             window.views.records_appended()
-        window.loss_curve.refresh()
         window.update_status()
 
     def _follow_newest(self) -> None:

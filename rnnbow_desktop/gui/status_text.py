@@ -9,12 +9,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from ..core.loss_smoothing import loss_text, per_character
 from .training_panel import PAUSED, RUNNING, STOPPING
 from .worker import TrainingSnapshot
 
 
 class TrainingStatus:
-    """The figures in the status bar: state, batch, chars/s, smooth loss, records and the session file."""
+    """The figures in the status bar: state, batch, chars/s, smooth loss per character, records and the session file."""
 
     def __init__(self, bar: QStatusBar):
         self.state = QLabel()
@@ -25,6 +26,7 @@ class TrainingStatus:
         self.path = QLabel()
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.cell: str | None = None  # the shown session's cell, named after its file
+        self.seq_length: int | None = None  # the shown session's: its smooth loss is summed over that many characters
         for label in (self.state, self.batch, self.rate, self.loss, self.records):
             bar.addPermanentWidget(label)
         bar.addPermanentWidget(self.path, 1)
@@ -32,10 +34,14 @@ class TrainingStatus:
 
     def show(self, state: str, batch: int | None, rate: float | None, loss: float | None,
              records: int | None, path: Path | None) -> None:
+        """`loss`: the smooth loss as the trainer keeps it, summed over a batch; shown per character."""
         self.state.setText(f"<b>{html.escape(state)}</b>" if state else "")
         self.batch.setText("" if batch is None else f"batch {batch:,}")
         self.rate.setText("" if rate is None else f"{rate:,.0f} chars/s")
-        self.loss.setText("" if loss is None or not math.isfinite(loss) else f"smooth loss {loss:.2f}")
+        if loss is None or not math.isfinite(loss) or self.seq_length is None:
+            self.loss.setText("")
+        else:
+            self.loss.setText(f"smooth loss {loss_text(per_character(loss, self.seq_length))}")
         self.records.setText("" if records is None else f"{records:,} records")
         named = "" if path is None else str(path) + (f" ({self.cell})" if self.cell else "")
         self.path.setText(named)

@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ..core.errors import RnnbowError
 from ..storage.paths import default_session_path
-from ..storage.run import TrainingRun
+from ..storage.run import start_run
 from .training_panel import IDLE, PAUSED, RUNNING, STOPPING
 from .worker import TrainingSnapshot, TrainingWorker, WorkerFailure
 
@@ -23,7 +23,7 @@ class TrainingController(QObject):
     painted). Snapshots of a run the window has moved on from are dropped by a generation counter.
     """
 
-    runStarted = Signal(object, object)  # (TrainingRun, Corpus): a new live session to show
+    runStarted = Signal(object, object)  # (TrainingProcess or TrainingRun, Corpus): a new live session to show
     snapshotReceived = Signal(object)  # TrainingSnapshot of the current run
     runFinished = Signal()  # the worker thread has ended; the session file is complete
 
@@ -80,7 +80,9 @@ class TrainingController(QObject):
         try:
             config.validate()
             out = out or default_session_path(corpus.name, config.cell)
-            run = TrainingRun(corpus, config, out, force=panel.out_confirmed)
+            # In a child process (where one can be started): the views' Python and the training's
+            # numpy then do not take turns on one interpreter lock.
+            run = start_run(corpus, config, out, force=panel.out_confirmed)
         except RnnbowError as exc:
             window.show_error("Cannot start training", str(exc))
             return

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.cells import CELLS
-from ..core.config import TrainConfig
+from ..core.config import MAX_SEQ_LENGTH, TrainConfig
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 _DEFAULTS = TrainConfig()
@@ -43,11 +43,12 @@ class TrainingPanel(QWidget):
         self.cell = QComboBox()
         self.cell.addItems(list(CELLS))
         self.cell.setToolTip("Recurrent cell: 'rnn' is the paper's vanilla tanh network")
-        # Caps: the itemized sweep holds n·n·H floats per batch; beyond these a single batch takes
-        # seconds, and the window could no longer stop (and finish the file) promptly on close.
+        # Caps: one itemized batch costs n²·H·GH; beyond these a single batch takes seconds, and the
+        # window could no longer stop (and finish the file) promptly on close.
         self.hidden_size = _spin(1, 1024, _DEFAULTS.hidden_size, "Number of hidden units (the paper: 100)")
-        self.seq_length = _spin(2, 200, _DEFAULTS.seq_length,
-                                "Characters per batch n, and steps the network is unrolled (the paper: 25)")
+        self.seq_length = _spin(2, MAX_SEQ_LENGTH, _DEFAULTS.seq_length,
+                                "Characters per batch n, and steps the network is unrolled (the paper: 25; "
+                                f"at most {MAX_SEQ_LENGTH}, where one recorded batch takes about a second at H = 256)")
         self.learning_rate = QDoubleSpinBox()
         self.learning_rate.setDecimals(4)
         self.learning_rate.setRange(0.0001, 100.0)

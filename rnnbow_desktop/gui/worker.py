@@ -1,4 +1,5 @@
-"""The training thread: steps a TrainingRun batch after batch and hands the GUI frozen snapshots, never touching a widget."""
+"""The training thread: steps a training run (in a child process, or in-process) batch after batch and hands the
+GUI frozen snapshots, never touching a widget."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from ..core.errors import RnnbowError, SessionWriteError, TrainingDiverged
-from ..core.records import BatchRecord, Sample
-from ..storage.run import TrainingRun
+from ..core.records import BatchRecord, Sample, StepResult
+from ..storage.run import ChildError, TrainingProcess, TrainingRun
 
 # At ~700 batches/s one signal per batch would swamp the GUI's event queue; 30 ms keeps the
 # hand-over at ≤ 33 per second while the redraw timer still sees fresh data every frame.
@@ -61,14 +62,16 @@ class TrainingWorker(QThread):
 
     The run belongs to this thread once `start()` is called: the GUI must not touch it until
     `finishedRun` was emitted (or `wait()` returned). `run.close()` always happens here, so the
-    session file is complete however the loop ends.
+    session file is complete however the loop ends. A TrainingProcess trains ahead of this loop;
+    pausing and stopping take in what it trained beyond the last step (`settle`), so the snapshots
+    account for every batch in the file.
     """
 
     snapshot = Signal(object)  # TrainingSnapshot; Signal(object) because PySide6 mangles dict/tuple payloads
     failed = Signal(object)  # WorkerFailure
     finishedRun = Signal(object)  # generation
 
-    def __init__(self, run: TrainingRun, generation: int = 0, emit_interval: float = EMIT_INTERVAL, parent=None):
+    def __init__(self, run: TrainingProcess | TrainingRun, generation: int = 0, emit_interval: float = EMIT_INTERVAL, parent=None):
         super().__init__(parent)
         self._run = run
         self.generation = generation
@@ -100,9 +103,11 @@ class TrainingWorker(QThread):
         Why: the views are drawn by many short Python callbacks, and each must win the GIL back
         from this thread (up to the 5 ms switch interval each time). Measured, that made a 20 ms
         frame take ~100 ms. Stepping aside for the frame keeps the window responsive and costs
-        training only the frame time.
+        training only the frame time. A run in a child process shares no lock with the views, and
+        holding this loop would only stall the child behind a full pipe: there this does nothing.
         """
-        self._gui_idle.clear()
+        if self._run.in_process:
+            self._gui_idle.clear()
 
     def release(self) -> None:
         self._gui_idle.set()
@@ -126,7 +131,7 @@ class TrainingWorker(QThread):
         (t0, b0), (t1, b1) = history[0], history[-1]
         if t1 <= t0:
             return 0.0
-        return (b1 - b0) * self._run.trainer.config.seq_length / (t1 - t0)
+        return (b1 - b0) * self._run.config.seq_length / (t1 - t0)
 
     def _emit(self, paused: bool = False) -> None:
         now = time.monotonic()
@@ -148,7 +153,8 @@ class TrainingWorker(QThread):
     def _wait_while_paused(self) -> None:
         # A paused session is flushed, so a reader (or a copy) sees every trained batch. Before the
         # paused snapshot: the GUI allows Save As once it has seen that snapshot.
-        self._run.writer.flush()
+        self._settle()
+        self._run.flush()
         self._emit(paused=True)
         self._rate_history.clear()
         while not self._resume.wait(0.1):
@@ -164,14 +170,7 @@ class TrainingWorker(QThread):
                     continue
                 if not self._gui_idle.is_set():
                     self._gui_idle.wait(HOLD_TIMEOUT)
-                result = self._run.step()
-                self._smooth_loss = result.smooth_loss
-                self._loss_batches.append(result.batch)
-                self._losses.append(result.smooth_loss)
-                if result.record is not None:
-                    self._records.append(result.record)
-                if result.sample is not None:
-                    self._samples.append(result.sample)
+                self._take(self._run.step())
                 now = time.monotonic()
                 if now - last_emit >= self.emit_interval:
                     self._emit()
@@ -182,13 +181,29 @@ class TrainingWorker(QThread):
             self._fail("Could not write the session", str(exc))
         except RnnbowError as exc:
             self._fail("Training stopped", str(exc))
+        except ChildError as exc:  # a bug in the training process: its own traceback
+            self._fail("Unexpected error during training", f"{exc.name}: {exc}", exc.details)
         except Exception as exc:  # noqa: BLE001 — a worker must report, never take the app down
             self._fail("Unexpected error during training", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         finally:
             self._finish()
 
+    def _take(self, result: StepResult) -> None:
+        self._smooth_loss = result.smooth_loss
+        self._loss_batches.append(result.batch)
+        self._losses.append(result.smooth_loss)
+        if result.record is not None:
+            self._records.append(result.record)
+        if result.sample is not None:
+            self._samples.append(result.sample)
+
+    def _settle(self) -> None:
+        for result in self._run.settle():
+            self._take(result)
+
     def _finish(self) -> None:
         try:
+            self._settle()
             self._emit(paused=False)
         finally:
             try:

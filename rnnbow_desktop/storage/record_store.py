@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core.cells import make_cell
 from ..core.config import TrainConfig
+from ..core.labels import IdLabels
 from ..core.records import BatchRecord
 from ..core.errors import RnnbowError
 from .reader import Session
@@ -60,15 +61,23 @@ class RecordStore:
     """Records of one session, for the views. Not thread-safe: use it from the GUI thread."""
 
     CACHE = 4096  # full records kept in memory (~10 MB at n = 25)
+    # ... and at most this many bytes of them: a record at n = 512 holds n² floats several times over.
+    CACHE_BYTES = 128 << 20
 
     def __init__(self, config: TrainConfig, vocab, title: str, session: Session | None = None, gate_names=None):
         self.config = config
-        self.vocab = tuple(vocab)
+        self.vocab = vocab if isinstance(vocab, IdLabels) else tuple(vocab)  # IdLabels cannot be listed
         self.title = title
         cell = make_cell(config.cell)
         self.n_gates = cell.n_gates
         self.gate_names = tuple(gate_names or cell.gate_names)
         self.session = session
+        info = session.info if session is not None else None
+        # A session recorded from a PyTorch module: its layers (shown one at a time), no model RNNbow can run.
+        self.layers = info.layers if info is not None else 1
+        self.layer = 0
+        self.source = info.source if info is not None else "rnnbow"
+        self.module = info.module if info is not None else None
         self._batch = _Column(np.int64)
         self._max_gradient = _Column(np.float32)
         self._horizon = _Column(np.int32)
@@ -95,8 +104,31 @@ class RecordStore:
         n = self.session.n_records
         if n > start:
             self._batch.extend(self.session.column("batch", start, n))
-            self._max_gradient.extend(self.session.column("max_gradient", start, n))
-            self._horizon.extend(self.session.column("horizon", start, n))
+            self._max_gradient.extend(self.session.column("max_gradient", start, n, layer=self.layer))
+            self._horizon.extend(self.session.column("horizon", start, n, layer=self.layer))
+
+    @property
+    def has_model(self) -> bool:
+        """Whether RNNbow can run the model (replay, generated text, units, dynamics): not for a recorded PyTorch module."""
+        return self.source == "rnnbow"
+
+    @property
+    def model_name(self) -> str:
+        """How the window names the model: the cell ("lstm"), or the recorded module ("torch LSTM, 2 layers")."""
+        if self.module is None:
+            return self.config.cell
+        return f"torch {self.module.kind}" + (f", {self.layers} layers" if self.layers > 1 else "")
+
+    def set_layer(self, layer: int) -> None:
+        """Show another recorded layer: the overview columns are read again, cached records dropped."""
+        if layer == self.layer or self.session is None:
+            return
+        if not 0 <= layer < self.layers:
+            raise IndexError(f"layer {layer} out of range (0–{self.layers - 1})")
+        self.layer = layer
+        self._cache.clear()
+        self._batch, self._max_gradient, self._horizon = _Column(np.int64), _Column(np.float32), _Column(np.int32)
+        self._load_columns(0)
 
     # -- growth -------------------------------------------------------------------------------------
     def append(self, record: BatchRecord) -> None:
@@ -107,8 +139,10 @@ class RecordStore:
 
     def refresh(self) -> bool:
         """For a session another process is writing: take in the records flushed since. True if grown."""
-        if self.session is None or not self.session.refresh():
+        if self.session is None:
             return False
+        # Not `if session.refresh()`: another reader of this handle (the findings) may have refreshed it first.
+        self.session.refresh()
         before = len(self)
         self._load_columns(before)
         return len(self) != before
@@ -140,7 +174,7 @@ class RecordStore:
             raise KeyError(f"record {index} is no longer in memory")
         if index >= self.session.n_records:
             self.session.refresh()  # a file being written: the record has been flushed since
-        record = self.session.record(index)
+        record = self.session.record(index, self.layer)
         self._remember(index, record)
         return record
 
@@ -161,7 +195,10 @@ class RecordStore:
     def _remember(self, index: int, record: BatchRecord) -> None:
         self._cache[index] = record
         self._cache.move_to_end(index)
-        while len(self._cache) > self.CACHE:
+        n, matrices = self.config.seq_length, 2 + (self.n_gates if self.n_gates > 1 else 0)
+        # Never fewer than 8: a live run's newest records must stay until the writer has flushed them.
+        limit = min(self.CACHE, max(8, self.CACHE_BYTES // (n * n * matrices * 8)))
+        while len(self._cache) > limit:
             self._cache.popitem(last=False)
 
     def index_of_batch(self, batch: int) -> int | None:

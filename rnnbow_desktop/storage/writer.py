@@ -28,10 +28,16 @@ from ..core.config import TrainConfig
 from ..core.corpus import Corpus
 from ..core.environment import describe_environment
 from ..core.errors import ConfigError, SessionWriteError
-from ..core.records import StepResult
+from ..core.records import Checkpoint, StepResult
 from .h5io import H5_ERRORS, reraise_own_bugs, reason
 from .locks import in_use, writer_closed, writer_lock, writer_opened
-from .schema import FORMAT, FORMAT_VERSION, PARAM_NAMES, checkpoint_shapes, corpus_dtype, fill_value, record_fields
+from .schema import FORMAT, PARAM_NAMES, TRAINER_FORMAT_VERSION, checkpoint_shapes, corpus_dtype, fill_value, record_fields
+from .schema import memory_name
+from .compressed_columns import DEFLATE_LEVEL, CompressedColumn
+from .record_layout import lower_triangle
+from .record_summary import SummaryWriter, create_summary, summary_dataset_names
+from .schema import COMPRESSED_FIELDS, DERIVED_ATTR, DERIVED_FIELDS, LEGACY_FORMAT_VERSION, LOWER_TRIANGLE, PACKING_ATTR
+from .schema import TRIANGLE_FIELDS, packed_row_shape
 
 # HDF5 writes a dataset's first chunk whole on its first flush, so chunk sizes decide how much disk
 # the first batch needs. Records arrive up to one per batch: chunks of up to 256 KiB keep the writes
@@ -40,9 +46,17 @@ from .schema import FORMAT, FORMAT_VERSION, PARAM_NAMES, checkpoint_shapes, corp
 _CHUNK_BYTES = 256 * 1024
 _MAX_CHUNK_ROWS = 4096
 _FEW_ROWS = 8
+# Compact records: the compressed columns share one number of rows per chunk (so they reach the file
+# together): at most 128, and at most 256 KiB of the widest column uncompressed. A chunk is compressed
+# once it is complete (compressed_columns.py), so an interval flush holds back the rows of an
+# incomplete chunk while its first row is younger than _HOLD_SECONDS; older rows go out as they are.
+_COMPRESSED_CHUNK_BYTES = 256 * 1024
+_MAX_COMPRESSED_ROWS = 128
+_HOLD_SECONDS = 1.0
 
 
-def _growable(group: h5py.Group, name: str, row_shape: tuple, dtype, max_rows: int = _MAX_CHUNK_ROWS) -> h5py.Dataset:
+def growable(group: h5py.Group, name: str, row_shape: tuple, dtype, max_rows: int = _MAX_CHUNK_ROWS) -> h5py.Dataset:
+    """An empty dataset that rows of `row_shape` are appended to; chunks of at most `max_rows` rows."""
     row_bytes = max(1, int(np.prod(row_shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
     chunk_rows = max(1, min(max_rows, _CHUNK_BYTES // row_bytes))
     fill = fill_value(dtype)
@@ -78,6 +92,15 @@ def session_environment() -> dict:
     return {**describe_environment(), "h5py": h5py.__version__, "hdf5": h5py.version.hdf5_version}
 
 
+def checkpoint_memory(checkpoint: Checkpoint, name: str) -> np.ndarray:
+    """The row of Adagrad's memory of parameter `name` to save: zeros for a parameter the cell never
+    trains (its memory never grows), NaN (the fill value, read as "not saved") without memory."""
+    param = checkpoint.params[name]
+    if checkpoint.memory is None:
+        return np.full(np.shape(param), np.nan)
+    return np.asarray(checkpoint.memory[name]) if name in checkpoint.memory else np.zeros(np.shape(param))
+
+
 @dataclass
 class _Pending:
     """What was trained since the last flush."""
@@ -86,6 +109,8 @@ class _Pending:
     records: list = field(default_factory=list)
     checkpoints: list = field(default_factory=list)
     samples: list = field(default_factory=list)
+    record_times: list = field(default_factory=list)  # when each record came (time.monotonic())
+    fed: int = 0  # records already given to the compressed columns (held back at the last flush)
 
     def __bool__(self) -> bool:
         return bool(self.loss or self.records or self.checkpoints or self.samples)
@@ -100,10 +125,18 @@ class SessionWriter:
     `close` does not.
     """
 
-    def __init__(self, path, config: TrainConfig, corpus: Corpus, force: bool = False, flush_interval: float = 0.5):
+    def __init__(self, path, config: TrainConfig, corpus: Corpus, force: bool = False, flush_interval: float = 0.5,
+                 compact: bool = True):
+        """`compact`: format 2's compact records (docs/session-format.md) and a summary for the overview;
+        False writes format 1, every field as it is (what earlier releases read)."""
         self.path = Path(path)
         self.config = config
         self.flush_interval = flush_interval
+        self.compact = compact
+        self._corpus_ids = corpus.ids if corpus is not None else None  # None: a recorded PyTorch model's session
+        self._hold = False  # set by add() around an interval flush: see CompressedColumn.write
+        self._columns: dict[str, CompressedColumn] = {}
+        self._summary: SummaryWriter | None = None
         self.closed = False
         self.failed: SessionWriteError | None = None
         self._lock_fd = None
@@ -151,17 +184,28 @@ class SessionWriter:
             except OSError:
                 pass
             raise SessionWriteError(f"{self.path}: cannot be created ({reason(exc)})") from None
+        if compact:
+            self._columns = {name: CompressedColumn(self._datasets[f"records/{name}"], DEFLATE_LEVEL)
+                             for name in self._stored_fields() if name in COMPRESSED_FIELDS}
+            self._summary = SummaryWriter(self._datasets, append_rows)
         self._lock_fd = writer_lock(self.path)
         self._trust_key = writer_opened(self.path)
         self._pending = _Pending()
         self._rows = {"records": 0, "checkpoints": 0, "samples": 0, "loss": 0}
         self._last_flush = time.monotonic()
 
+    def _stored_fields(self) -> list[str]:
+        """The record fields this file holds datasets for (compact records derive inputs and targets)."""
+        return [name for name in self.record_fields if not (self.compact and name in DERIVED_FIELDS)]
+
     def _dataset_names(self, cell) -> list[str]:
-        names = [f"records/{name}" for name in self.record_fields]
+        names = [f"records/{name}" for name in self._stored_fields()]
+        if self.compact:
+            names += summary_dataset_names()
         names += [f"checkpoints/{name}" for name in ("batch", *PARAM_NAMES, "h0")]
         if cell.n_state > 1:
             names.append("checkpoints/c0")
+        names += [f"checkpoints/{memory_name(name)}" for name in PARAM_NAMES]
         return names + ["training/loss", "samples/batch", "samples/text"]
 
     def _layout(self, corpus: Corpus, cell) -> bytes:
@@ -176,7 +220,8 @@ class SessionWriter:
         H, n, V = cfg.hidden_size, cfg.seq_length, corpus.vocab_size
         attrs = {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": TRAINER_FORMAT_VERSION if self.compact else LEGACY_FORMAT_VERSION,
+            "source": "rnnbow",
             "app_version": __version__,
             "cell": cfg.cell,
             "hidden_size": H,
@@ -201,18 +246,41 @@ class SessionWriter:
         ds.attrs.update({"name": corpus.name, "sha256": corpus.sha256, "source": corpus.source, "length": len(corpus.ids)})
 
         records = f.create_group("records")
-        for name, (shape, dtype) in self.record_fields.items():
-            _growable(records, name, shape(n, cell.n_gates), dtype)
+        if not self.compact:
+            for name, (shape, dtype) in self.record_fields.items():
+                growable(records, name, shape(n, cell.n_gates), dtype)
+        else:
+            self._create_compact_records(records, n, cell.n_gates)
+            create_summary(f, growable)
         checkpoints = f.create_group("checkpoints")
-        _growable(checkpoints, "batch", (), np.int64, _FEW_ROWS)
+        growable(checkpoints, "batch", (), np.int64, _FEW_ROWS)
         shapes = checkpoint_shapes(cell.n_gates, cell.n_state, H, V)
         for name, shape in shapes.items():
-            _growable(checkpoints, name, shape, np.float64, _FEW_ROWS)
+            growable(checkpoints, name, shape, np.float64, _FEW_ROWS)
         training = f.create_group("training")
-        _growable(training, "loss", (), np.float32)
+        growable(training, "loss", (), np.float32)
         samples = f.create_group("samples")
-        _growable(samples, "batch", (), np.int64, _FEW_ROWS)
-        _growable(samples, "text", (), h5py.string_dtype(), _FEW_ROWS)
+        growable(samples, "batch", (), np.int64, _FEW_ROWS)
+        growable(samples, "text", (), h5py.string_dtype(), _FEW_ROWS)
+
+    def _create_compact_records(self, records: h5py.Group, n: int, G: int) -> None:
+        records.attrs[DERIVED_ATTR] = list(DERIVED_FIELDS)
+        shapes = {}
+        for name in self._stored_fields():
+            shape, dtype = self.record_fields[name]
+            shapes[name] = (packed_row_shape(shape(n, G), n) if name in TRIANGLE_FIELDS else shape(n, G), dtype)
+        widest = max(int(np.prod(shape)) * np.dtype(dtype).itemsize
+                     for name, (shape, dtype) in shapes.items() if name in COMPRESSED_FIELDS)
+        chunk_rows = max(1, min(_MAX_COMPRESSED_ROWS, _COMPRESSED_CHUNK_BYTES // widest))
+        for name, (shape, dtype) in shapes.items():
+            if name not in COMPRESSED_FIELDS:
+                growable(records, name, shape, dtype)
+                continue
+            ds = records.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+                                        chunks=(chunk_rows, *shape), shuffle=True, compression="gzip",
+                                        compression_opts=DEFLATE_LEVEL, fillvalue=fill_value(dtype))
+            if name in TRIANGLE_FIELDS:
+                ds.attrs[PACKING_ATTR] = LOWER_TRIANGLE
 
     # -- progress ---------------------------------------------------------------------------------
     @property
@@ -234,8 +302,10 @@ class SessionWriter:
             raise SessionWriteError(f"{self.path}: the session is already closed")
         pending = self._pending
         pending.loss.append(step.loss)
+        now = time.monotonic()
         if step.record is not None:
             pending.records.append(step.record)
+            pending.record_times.append(now)
         if step.checkpoint is not None:
             pending.checkpoints.append(step.checkpoint)
         if step.sample is not None:
@@ -243,8 +313,31 @@ class SessionWriter:
         # The first batch is committed at once: a disk that fills later then always leaves records.
         # Waiting for the interval made the first flush hold every batch a fast machine trained in
         # it, and a disk without room for all of them kept none.
-        if self._rows["loss"] == 0 or time.monotonic() - self._last_flush >= self.flush_interval:
-            self.flush()
+        first = self._rows["loss"] == 0
+        if first or now - self._last_flush >= self.flush_interval:
+            # An interval flush may hold back the first rows of an incomplete compressed chunk until
+            # the next one; the first batch, explicit flushes and close hold nothing back.
+            self._hold = not first
+            try:
+                self.flush()
+            finally:
+                self._hold = False
+
+    def _feed_columns(self, records: list) -> None:
+        """Hand records' compressed fields to their columns, which compress each chunk once it is complete."""
+        n = self.config.seq_length
+        window = np.array([r.position for r in records], dtype=np.int64)[:, None] + np.arange(n)  # (R, n)
+        ids = self._corpus_ids
+        # Compact records derive inputs and targets from the corpus; that must give the trainer's.
+        if not (np.array_equal(np.stack([r.inputs for r in records]), ids[window])
+                and np.array_equal(np.stack([r.targets for r in records]), ids[window + 1])):
+            raise ValueError(f"batches {records[0].batch}–{records[-1].batch}: inputs and targets are not the corpus "
+                             "at their positions, which compact records derive them from")
+        t, j = lower_triangle(n)
+        for name, column in self._columns.items():
+            values = np.stack([getattr(r, name) for r in records]) if name != "position" else \
+                np.array([r.position for r in records], dtype=np.int64)
+            column.extend(values[:, t, j] if name in TRIANGLE_FIELDS else values)
 
     def flush(self) -> None:
         """Commit everything queued; a reader (or a crash) sees all of it or none of each row."""
@@ -259,17 +352,32 @@ class SessionWriter:
             raise self._fail(exc) from None
         self._last_flush = time.monotonic()
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, final: bool = False) -> None:
         pending, rows, ds = self._pending, self._rows, self._datasets
         if not pending:
             return
         # Phase 1: everything except the columns that say a row exists, then flush, so those rows'
-        # data are on disk before any reader (or the file left by a crash) counts them.
-        if pending.records:
-            recs = pending.records
-            for name in self.record_fields:
-                if name != "batch":
-                    append_rows(ds[f"records/{name}"], np.stack([getattr(r, name) for r in recs]), rows["records"])
+        # data are on disk before any reader (or the file left by a crash) counts them. Compressed
+        # columns may keep the newest records back for the next flush (see _create_compact_records).
+        records, kept, kept_times = pending.records, [], []
+        if self._columns:
+            if len(records) > pending.fed:
+                self._feed_columns(records[pending.fed:])
+                pending.fed = len(records)
+            # Held back only while the oldest record not in the file is younger than _HOLD_SECONDS.
+            # The columns hold back together, so that they hold the same rows.
+            hold = (self._hold and bool(records) and time.monotonic() - pending.record_times[0] < _HOLD_SECONDS
+                    and all(column.may_hold for column in self._columns.values()))
+            written = {column.write(hold, final) for column in self._columns.values()}
+            assert len(written) == 1, written  # the columns share their chunking
+            count = written.pop() - rows["records"]
+            records, kept, kept_times = records[:count], records[count:], pending.record_times[count:]
+        if records:
+            for name in self._stored_fields():
+                if name != "batch" and name not in self._columns:
+                    append_rows(ds[f"records/{name}"], np.stack([getattr(r, name) for r in records]), rows["records"])
+            if self._summary is not None:
+                self._summary.add(records)
         if pending.checkpoints:
             cps = pending.checkpoints
             for name in PARAM_NAMES:
@@ -277,14 +385,17 @@ class SessionWriter:
             append_rows(ds["checkpoints/h0"], np.stack([c.state[0] for c in cps]), rows["checkpoints"])
             if "checkpoints/c0" in ds:
                 append_rows(ds["checkpoints/c0"], np.stack([c.state[1] for c in cps]), rows["checkpoints"])
+            for name in PARAM_NAMES:
+                append_rows(ds[f"checkpoints/{memory_name(name)}"], np.stack([checkpoint_memory(c, name) for c in cps]),
+                            rows["checkpoints"])
         if pending.samples:
             texts = np.array([s.text for s in pending.samples], dtype=object)
             append_rows(ds["samples/text"], texts, rows["samples"])
         self.file.flush()
         # Phase 2: the commit columns. A crash in here leaves at most rows whose batch reads as the
         # fill value -1 (or a loss of NaN), which readers drop.
-        if pending.records:
-            append_rows(ds["records/batch"], np.array([r.batch for r in pending.records], dtype=np.int64), rows["records"])
+        if records:
+            append_rows(ds["records/batch"], np.array([r.batch for r in records], dtype=np.int64), rows["records"])
         if pending.checkpoints:
             append_rows(ds["checkpoints/batch"], np.array([c.batch for c in pending.checkpoints], dtype=np.int64), rows["checkpoints"])
         if pending.samples:
@@ -292,13 +403,13 @@ class SessionWriter:
         append_rows(ds["training/loss"], np.array(pending.loss, dtype=np.float32), rows["loss"])
         self.file.flush()
         committed = {
-            "records": rows["records"] + len(pending.records),
+            "records": rows["records"] + len(records),
             "checkpoints": rows["checkpoints"] + len(pending.checkpoints),
             "samples": rows["samples"] + len(pending.samples),
             "loss": rows["loss"] + len(pending.loss),
         }
         # One statement, so an interrupt (Ctrl+C in a notebook) cannot separate the two.
-        self._rows, self._pending = committed, _Pending()
+        self._rows, self._pending = committed, _Pending(records=kept, record_times=kept_times, fed=len(kept))
 
     def _fail(self, exc: BaseException) -> SessionWriteError:
         """Stop writing for good after `exc`; returns the error to raise (now and on later calls)."""
@@ -359,7 +470,7 @@ class SessionWriter:
         if self.failed is not None:
             return  # already closed by _fail; the error was raised where it happened
         try:
-            self._write_pending()
+            self._write_pending(final=True)
             self.file.attrs["complete"] = True
             self.file.flush()
             self._datasets = {}

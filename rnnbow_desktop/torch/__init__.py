@@ -19,9 +19,11 @@ _EXPORTS = {
     "itemize_module": "itemized",
     "check_module": "itemized",
     "LayerItemized": "itemized",
+    "Recorder": "recorder",
+    "describe_module": "recorder",
 }
 
-__all__ = ["LayerItemized", "TorchNotInstalled", "check_module", "itemize_module"]
+__all__ = ["LayerItemized", "Recorder", "TorchNotInstalled", "check_module", "describe_module", "itemize_module"]
 
 
 def __getattr__(name: str):

@@ -10,7 +10,7 @@ sequence: a loss at t reaches layer k at step j through h^k_{j+1} and through la
 With a batch, G[t, j] = Σ_b δ_{b,t}^(j) h_{b,j-1}ᵀ is no longer rank one, but
 ‖G[t, j]‖_F² = Σ_{b,b'} (δ_b·δ_b')(h_b·h_b') needs only the B × B Gram matrix of the h_{b,j-1}
 (or, when B > H, the H × G·H product h_{j-1}ᵀ δ, which is cheaper then). The recorded quantities are
-those of `core.itemized.Itemized`, defined identically; "mean" reduction divides every G[t, j] by B, as
+those of `core.itemized.Measures`, defined identically; "mean" reduction divides every G[t, j] by B, as
 the user's `step_losses.sum(1).mean()` does.
 
 Peak memory of one call, in floats of the module's dtype (n steps, B batch, H hidden, G gates, L layers):
@@ -37,15 +37,15 @@ import torch
 from torch import nn
 
 from ..core.errors import ConfigError
-from ..core.itemized import Itemized
+from ..core.itemized import Measures
 from ..core.records import frozen_array
 
 REDUCTIONS = ("mean", "sum")
 
 
 @dataclass(frozen=True)
-class LayerItemized(Itemized):
-    """One layer's itemized quantities for `weight_hh_l{layer}`, as numpy float64 arrays indexed [t, j]."""
+class LayerItemized(Measures):
+    """One layer's measures for `weight_hh_l{layer}`, as numpy float64 arrays indexed [t, j]."""
 
     layer: int
     weight_hh_grad: np.ndarray  # (G*H, H)  Σ_{t,j} G[t, j]: the module's weight_hh_l{layer} gradient
@@ -88,7 +88,7 @@ def itemize_module(
     epsilon: float = 0.05,
     h0: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> list[LayerItemized]:
-    """The itemized quantities of every layer's `weight_hh`, from the user's forward pass; one per layer.
+    """The measures of every layer's `weight_hh`, from the user's forward pass; one per layer.
 
     `inputs`: what was passed to the module, (B, n, I) with batch_first else (n, B, I), or (n, I) unbatched.
     `outputs`: the module's output tensor (its first return value; the tuple itself is accepted too).
@@ -412,7 +412,7 @@ def _sweep(layers: list[_Layer], dh_local: torch.Tensor) -> None:
 
 
 class _Meter:
-    """Accumulates one layer's itemized quantities step by step; `result` finishes them."""
+    """Accumulates one layer's measures step by step; `result` finishes them."""
 
     def __init__(self, h_prev: torch.Tensor, n_gates: int, work: dict):
         n, B, H = h_prev.shape

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import textbook
 from rnnbow_desktop.analysis import replay as replay_mod
 from rnnbow_desktop.analysis.replay import encode, replay
 from rnnbow_desktop.core.cells import make_cell
@@ -15,21 +16,10 @@ CELLS = ["rnn", "lstm", "gru"]
 H, V, T = 5, 7, 40
 
 
-def random_model(cell_name, seed=3, scale=0.5):
+def random_model(cell_name, seed=3):
     """Parameters of scale ~0.5 (gates well away from 0.5 and from saturation), a nonzero state, ids."""
     cell = make_cell(cell_name)
-    rng = np.random.default_rng(seed)
-    GH = cell.n_gates * H
-    params = {
-        "weight_ih": rng.standard_normal((GH, V)) * scale,
-        "weight_hh": rng.standard_normal((GH, H)) * scale,
-        "bias_ih": rng.standard_normal(GH) * scale,
-        "bias_hh": rng.standard_normal(GH) * scale,
-        "decoder_weight": rng.standard_normal((V, H)) * scale,
-        "decoder_bias": rng.standard_normal(V) * scale,
-    }
-    state0 = tuple(rng.standard_normal(H) * 0.5 for _ in range(cell.n_state))
-    ids = rng.integers(0, V, T)
+    params, ids, _, state0 = textbook.random_model(cell, H, V, T, seed)
     return cell, params, state0, ids
 
 

@@ -4,6 +4,7 @@ and finite differences through per-step copies of W_hh in a forward pass written
 import numpy as np
 import pytest
 
+from textbook import numeric_gradient, random_model, step_losses
 from rnnbow_desktop.core.cells import make_cell
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.corpus import Corpus
@@ -14,26 +15,14 @@ CELLS = ["rnn", "lstm", "gru"]
 H, V, N = 4, 6, 7
 
 
-def random_model(cell_name, seed=5):
+def model(cell_name):
     cell = make_cell(cell_name)
-    rng = np.random.default_rng(seed)
-    GH = cell.n_gates * H
-    params = {
-        "weight_ih": rng.standard_normal((GH, V)) * 0.5,
-        "weight_hh": rng.standard_normal((GH, H)) * 0.5,
-        "bias_ih": rng.standard_normal(GH) * 0.5,
-        "bias_hh": rng.standard_normal(GH) * 0.5,
-        "decoder_weight": rng.standard_normal((V, H)) * 0.5,
-        "decoder_bias": rng.standard_normal(V) * 0.5,
-    }
-    inputs, targets = rng.integers(0, V, N), rng.integers(0, V, N)
-    state0 = tuple(rng.standard_normal(H) * 0.5 for _ in range(cell.n_state))
-    return cell, params, inputs, targets, state0
+    return (cell, *random_model(cell, H, V, N, seed=5))
 
 
 @pytest.mark.parametrize("cell_name", CELLS)
 def test_sum_of_squares_over_units_is_the_engines_itemized(cell_name):
-    cell, params, inputs, targets, state0 = random_model(cell_name)
+    cell, params, inputs, targets, state0 = model(cell_name)
     per_unit = unit_itemized(cell, params, inputs, targets, state0)
     engine = batch_gradients(cell, params, inputs, targets, state0, itemize=True).measured.itemized
     assert per_unit.shape == (N, N, H)
@@ -71,52 +60,15 @@ def test_hand_worked_deltas():
     np.testing.assert_allclose(out, expected, rtol=1e-15, atol=0)
 
 
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def step_losses(cell_name, params, W_copies, inputs, targets, state0):
-    """L_t (n,) with step j using its own copy W_copies[j] of W_hh: the textbook formulas, one step at a time."""
-    W_ih, b_ih, b_hh = params["weight_ih"], params["bias_ih"], params["bias_hh"]
-    h = state0[0].copy()
-    c = state0[1].copy() if cell_name == "lstm" else None
-    losses = []
-    for j, (x, y) in enumerate(zip(inputs, targets)):
-        gi, gh = W_ih[:, x] + b_ih, W_copies[j] @ h + b_hh
-        if cell_name == "rnn":
-            h = np.tanh(gi + gh)
-        elif cell_name == "lstm":
-            i, f, g, o = np.split(gi + gh, 4)
-            c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
-            h = sigmoid(o) * np.tanh(c)
-        else:
-            (ir, iz, i_n), (hr, hz, hn) = np.split(gi, 3), np.split(gh, 3)
-            r, z = sigmoid(ir + hr), sigmoid(iz + hz)
-            h = (1 - z) * np.tanh(i_n + r * hn) + z * h
-        logits = params["decoder_weight"] @ h + params["decoder_bias"]
-        top = logits.max()
-        losses.append(top + np.log(np.exp(logits - top).sum()) - logits[y])
-    return np.array(losses)
-
-
 @pytest.mark.parametrize("cell_name", CELLS)
 def test_entries_match_finite_differences_through_per_step_weight_copies(cell_name):
     """[t, j, u] is the norm of ∂L_t/∂(unit u's rows of the copy of W_hh used at step j)."""
-    cell, params, inputs, targets, state0 = random_model(cell_name)
+    cell, params, inputs, targets, state0 = model(cell_name)
     per_unit = unit_itemized(cell, params, inputs, targets, state0)
     copies = np.repeat(params["weight_hh"][None], N, axis=0)  # (n, GH, H)
     np.testing.assert_allclose(step_losses(cell_name, params, copies, inputs, targets, state0),
                                batch_gradients(cell, params, inputs, targets, state0, False).loss, rtol=1e-12)
-    eps = 1e-6
     for t, j, u in [(N - 1, 0, 1), (4, 2, 3), (3, 3, 0), (6, 5, 2)]:
         rows = np.arange(cell.n_gates) * H + u  # unit u's row in every gate block
-        grad = np.zeros((len(rows), H))
-        for a, row in enumerate(rows):
-            for k in range(H):
-                loss = []
-                for sign in (1, -1):
-                    shifted = copies.copy()
-                    shifted[j, row, k] += sign * eps
-                    loss.append(step_losses(cell_name, params, shifted, inputs, targets, state0)[t])
-                grad[a, k] = (loss[0] - loss[1]) / (2 * eps)
-        assert per_unit[t, j, u] == pytest.approx(np.linalg.norm(grad), rel=1e-6), (t, j, u)
+        grad = numeric_gradient(lambda: step_losses(cell_name, params, copies, inputs, targets, state0)[t], copies[j])
+        assert per_unit[t, j, u] == pytest.approx(np.linalg.norm(grad[rows]), rel=1e-6), (t, j, u)

@@ -51,7 +51,22 @@ def sandboxed_settings(no_leaked_windows_or_threads, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def make_window(qtbot):
+def shown(qtbot):
+    """Factory: `widget` handed to qtbot (closed after the test), resized to `size` if given, shown and exposed."""
+
+    def show(widget, size: tuple[int, int] | None = None):
+        qtbot.addWidget(widget)
+        if size is not None:
+            widget.resize(*size)
+        widget.show()
+        qtbot.waitExposed(widget)
+        return widget
+
+    return show
+
+
+@pytest.fixture
+def make_window(shown):
     """Factory: a shown main window whose errors are recorded in `window.errors` instead of opening dialogs."""
     from rnnbow_desktop.gui.mainwindow import MainWindow
 
@@ -60,10 +75,20 @@ def make_window(qtbot):
         # The hook every error goes through: recorded here instead of opening a message box.
         window.errors = []
         window.show_error = lambda title, message, details="": window.errors.append((title, message, details))
-        qtbot.addWidget(window)
-        window.show()
-        qtbot.waitExposed(window)
-        return window
+        return shown(window)
+
+    return make
+
+
+@pytest.fixture
+def make_views(shown, selection):
+    """Factory: the four gradient views, shown at `size` (1200 × 800 unless given), showing `store`."""
+    from rnnbow_desktop.gui.gradient_views import GradientViews
+
+    def make(store, size: tuple[int, int] = (1200, 800)):
+        views = shown(GradientViews(selection), size)
+        views.set_store(store)
+        return views
 
     return make
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
+from processes import app_env, python, rnnbow
 from rnnbow_desktop.storage.reader import Session
 
 pytestmark = pytest.mark.slow
@@ -51,14 +49,11 @@ DRIVER = textwrap.dedent("""
 
 @pytest.fixture
 def env(tmp_path):
-    env = dict(os.environ)
-    env.update(QT_QPA_PLATFORM="offscreen", RNNBOW_SETTINGS_DIR=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"))
-    return env
+    return app_env(tmp_path) | {"QT_QPA_PLATFORM": "offscreen"}
 
 
 def drive(env, delay_ms: int, **args) -> tuple[int, dict, list[str]]:
-    argv = [sys.executable, "-c", DRIVER, str(delay_ms), *(f"{k}={v}" for k, v in args.items())]
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    proc = python(DRIVER, delay_ms, *(f"{k}={v}" for k, v in args.items()), env=env)
     facts, errors = {}, []
     for line in proc.stdout.splitlines():
         key, _, value = line.partition(" ")
@@ -72,8 +67,7 @@ def drive(env, delay_ms: int, **args) -> tuple[int, dict, list[str]]:
 
 
 def test_gui_help(env):
-    proc = subprocess.run([sys.executable, "-m", "rnnbow_desktop", "gui", "--help"], env=env,
-                          capture_output=True, text=True, timeout=30)
+    proc = rnnbow("gui", "--help", env=env, timeout=30)
     assert proc.returncode == 0
     for option in ("SESSION.h5", "--corpus", "--start", "--out"):
         assert option in proc.stdout
@@ -81,15 +75,14 @@ def test_gui_help(env):
 
 def test_gui_script_main_parses_the_same_arguments(env):
     code = "import sys; from rnnbow_desktop.cli import gui_main; sys.exit(gui_main(['--help']))"
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    proc = python(code, env=env, timeout=30)
     assert proc.returncode == 0 and "--corpus" in proc.stdout
 
 
 def test_no_display_gives_one_clear_line(env):
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         env.pop(var, None)
-    proc = subprocess.run([sys.executable, "-m", "rnnbow_desktop", "gui"], env=env,
-                          capture_output=True, text=True, timeout=30)
+    proc = rnnbow("gui", env=env, timeout=30)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "rnnbow: no display found; to train without a window use: rnnbow train CORPUS --out SESSION.h5"
 
@@ -136,8 +129,7 @@ def test_quit_after_ms_and_screenshot_hooks(env, session_path, tmp_path):
 
     picture = tmp_path / "window.png"
     env.update(RNNBOW_QUIT_AFTER_MS="1500", RNNBOW_SCREENSHOT=str(picture))
-    proc = subprocess.run([sys.executable, "-m", "rnnbow_desktop", "gui", str(session_path)], env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = rnnbow("gui", session_path, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     image = QImage(str(picture))
@@ -153,5 +145,5 @@ def test_gui_launcher_prints_the_version(env):
     from rnnbow_desktop import __version__
 
     code = "import sys; from rnnbow_desktop.cli import gui_main; sys.exit(gui_main(['--version']))"
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    proc = python(code, env=env, timeout=30)
     assert proc.returncode == 0 and proc.stdout.strip() == f"rnnbow {__version__}"

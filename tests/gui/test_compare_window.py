@@ -7,10 +7,10 @@ import pytest
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QApplication, QComboBox, QLabel, QMessageBox,
+                               QWidget)
 
-from rnnbow_desktop.core.corpus import Corpus
-from rnnbow_desktop.core.config import TrainConfig
+from tiny_sessions import train_session
 from rnnbow_desktop.core.errors import RnnbowError
 from rnnbow_desktop.gui.compare import horizon_plot, profile_plot
 from rnnbow_desktop.gui.compare.render import render_comparison
@@ -20,9 +20,7 @@ from rnnbow_desktop.analysis.compare import horizon_over_training, horizon_profi
 from rnnbow_desktop.analysis.smoothing import moving_average
 from rnnbow_desktop.analysis.training_phase import late_training_start
 from rnnbow_desktop.storage.reader import Session
-from rnnbow_desktop.storage.run import TrainingRun
 
-TEXT = "if (x) { y = x->next; }\n\telse { y = 0; return buf[n]; }\n" * 30
 BATCHES = 60
 # Different recording intervals, so that aligning by batch has to pick the nearest record.
 CELLS = (("rnn", 1), ("gru", 3), ("lstm", 2))
@@ -31,27 +29,13 @@ CELLS = (("rnn", 1), ("gru", 3), ("lstm", 2))
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
     folder = tmp_path_factory.mktemp("compare")
-    corpus = Corpus("tiny", TEXT)
-    out = []
-    for cell, every in CELLS:
-        config = TrainConfig(cell=cell, hidden_size=8, seq_length=10, record_every=every,
-                             checkpoint_every=0, sample_every=0, seed=1)
-        path = folder / f"tiny-{cell}.h5"
-        with TrainingRun(corpus, config, path) as run:
-            for _ in range(BATCHES):
-                run.step()
-        out.append(path)
-    return out
+    return [train_session(folder / f"tiny-{cell}.h5", BATCHES, cell=cell, record_every=every, seed=1)
+            for cell, every in CELLS]
 
 
 @pytest.fixture
-def window(qtbot, paths):
-    w = CompareWindow(paths)
-    qtbot.addWidget(w)
-    w.resize(1500, 1000)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def window(shown, paths):
+    return shown(CompareWindow(paths), (1500, 1000))
 
 
 def move_mouse(qtbot, graphics_view, vb, x, y):
@@ -254,14 +238,10 @@ def test_export_png_and_svg(tmp_path, window):
         window.export(tmp_path / "compare.bmp")
 
 
-def test_overview_headings_stay_one_line_beside_their_log_box(qtbot, paths):
+def test_overview_headings_stay_one_line_beside_their_log_box(shown, paths):
     # 1,600 px for two columns, as `rnnbow compare` draws: the log-scale box once squeezed each heading
     # into four lines, and the overview plot under it shrank to a sliver.
-    w = CompareWindow(paths[:2])
-    qtbot.addWidget(w)
-    w.resize(1600, 1000)
-    w.show()
-    qtbot.waitExposed(w)
+    w = shown(CompareWindow(paths[:2]), (1600, 1000))
     for column in w.columns:
         header = column.overview.header
         assert header.height() < 2 * header.fontMetrics().lineSpacing()
@@ -300,6 +280,30 @@ def test_render_comparison_with_a_hovered_loss_draws_its_horizon_in_every_column
     for hovered, x in seen[0]:
         assert hovered == 7
         np.testing.assert_array_equal(x, np.arange(8))  # the parts of loss 7 at steps j = 0 … 7
+
+
+def test_render_comparison_draws_plots_titles_and_legends_but_no_controls(qapp, tmp_path, paths, monkeypatch):
+    seen = []
+    original = CompareWindow.export
+
+    def export(self, path):
+        seen.append((
+            [type(w).__name__ for w in self.findChildren(QWidget)
+             if isinstance(w, (QAbstractButton, QComboBox, QAbstractSpinBox)) and w.isVisible()],
+            "\n".join(label.text() for label in self.findChildren(QLabel) if label.isVisible()),
+        ))
+        return original(self, path)
+
+    monkeypatch.setattr(CompareWindow, "export", export)
+    render_comparison(paths, tmp_path / "c.png", profile_statistic="median")
+    [(controls, labels)] = seen
+    assert controls == []  # not the option bar's, not "profile over … of …", not "log scale", "show every record"
+    for text in ("Horizon profile", "Effective horizon over training", "tiny-rnn.h5", "tiny-gru.h5", "bars: ",
+                 "t − j = 0 (local loss)", "1 · Labels", "4 · Overview", "averaged over"):
+        assert text in labels, text
+    assert "profile over" not in labels and "all sessions: show" not in labels and "bar scale" not in labels
+    # The choice the hidden combo box made is still said: which statistic the profile shows.
+    assert "typical batch (median)" in labels
 
 
 def test_render_comparison_refuses_an_unreadable_file(qapp, tmp_path, paths):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QWidget
 
 from rnnbow_desktop import cli
+from rnnbow_desktop.analysis.view_options import VIEW_SIZES
 from rnnbow_desktop.core.errors import RnnbowError
+from rnnbow_desktop.gui.gradient_views import GradientViews
 from rnnbow_desktop.gui.render import render_session
 from rnnbow_desktop.gui.views import palette
 
@@ -80,3 +83,85 @@ def test_cli_render(qapp, tmp_path, session_path, capsys):
     assert cli.main(["render", str(session_path), "--batch", "12", "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "already exists" in err[0]
+
+
+# -- a rendered figure: views, titles and legends, no controls -------------------------------------------------
+
+CONTROLS = (QAbstractButton, QComboBox, QAbstractSpinBox)
+
+
+def visible_controls(widget) -> list[str]:
+    return [f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}" for w in widget.findChildren(QWidget)
+            if isinstance(w, CONTROLS) and w.isVisible()]
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """What GradientViews looks like at the moment a render exports it: {view: (visible, geometry)},
+    its visible controls and its visible label texts; one dict per render."""
+    seen = []
+    original = GradientViews.export
+
+    def export(self, path):
+        seen.append({
+            "parts": {name: (part.isVisible(), part.geometry()) for name, part in self.parts().items()},
+            "controls": visible_controls(self),
+            "labels": [label.text() for label in self.findChildren(QLabel) if label.isVisible()],
+            "size": (self.width(), self.height()),
+        })
+        return original(self, path)
+
+    monkeypatch.setattr(GradientViews, "export", export)
+    return seen
+
+
+def test_a_rendered_figure_holds_the_views_titles_and_legends_but_no_controls(qapp, tmp_path, session_path, drawn):
+    out = render_session(session_path, tmp_path / "all.png", hover_step=4, size=(1200, 800))
+    [shown] = drawn
+    assert shown["controls"] == []  # no combo box, spin box or check box: not "show", "bar scale", "Follow live"
+    labels = "\n".join(shown["labels"])
+    for title in ("1 · Labels", "2 · Gradient per step", "3 · Horizon of loss t = 4", "Truncation error e(k)",
+                  "4 · Overview"):
+        assert title in labels
+    assert "t − j = 0 (local loss)" in labels and "hovered loss" in labels  # the bars' legend stays
+    assert "bar scale" not in labels and "separate offsets k" not in labels  # the controls' names go with them
+    # Where the option bar was, the first view begins: nothing above it but the margin.
+    assert all(visible for visible, _ in shown["parts"].values())
+    assert shown["parts"]["labels"][1].top() <= 8
+    assert QImage(str(out)).size().toTuple() == (1200, 800)
+
+
+def test_render_leaves_an_open_windows_controls_alone(qapp, tmp_path, session_path, make_window):
+    window = make_window()
+    assert window.open_session(session_path)
+    render_session(session_path, tmp_path / "x.png")
+    views = window.views
+    assert views.mode_combo.isVisible() and views.scale_combo.isVisible() and views.follow_box.isVisible()
+    assert views.horizon.log_box.isVisible() and views.overview.log_box.isVisible()
+
+
+@pytest.mark.parametrize("view", ["labels", "bars", "horizon", "overview"])
+def test_one_view_alone_fills_the_picture(qapp, tmp_path, session_path, drawn, view):
+    out = render_session(session_path, tmp_path / f"{view}.png", view=view)
+    [shown] = drawn
+    width, height = VIEW_SIZES[view]
+    assert QImage(str(out)).size().toTuple() == (width, height) == shown["size"]
+    assert [name for name, (visible, _) in shown["parts"].items() if visible] == [view]
+    geometry = shown["parts"][view][1]
+    # The view takes the whole picture but the margins (8 px at the sides, 6 px above and below).
+    assert geometry.width() >= width - 16 and geometry.height() >= height - 12
+    assert shown["controls"] == []
+
+
+def test_overview_png_from_the_command_line(qapp, tmp_path, session_path, capsys):
+    out = tmp_path / "overview.png"
+    assert cli.main(["render", str(session_path), "--view", "overview", "--out", str(out)]) == 0
+    assert QImage(str(out)).size().toTuple() == VIEW_SIZES["overview"]
+    assert cli.main(["render", str(session_path), "--view", "overview", "--height", "300", "--out", str(out),
+                     "--force"]) == 0
+    assert QImage(str(out)).size().toTuple() == (VIEW_SIZES["overview"][0], 300)
+    with pytest.raises(SystemExit):
+        cli.main(["render", str(session_path), "--view", "everything", "--out", str(tmp_path / "y.png")])
+    assert "invalid choice: 'everything'" in capsys.readouterr().err
+    with pytest.raises(RnnbowError, match="unknown view 'sideways'"):
+        render_session(session_path, tmp_path / "z.png", view="sideways")

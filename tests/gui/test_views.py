@@ -26,14 +26,8 @@ SIZE = (1200, 800)
 
 
 @pytest.fixture
-def views(qtbot, selection, store):
-    widget = GradientViews(selection)
-    qtbot.addWidget(widget)
-    widget.resize(*SIZE)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.set_store(store)
-    return widget
+def views(make_views, store):
+    return make_views(store, SIZE)
 
 
 # -- helpers: the real mouse path (viewport → QGraphicsView → scene → SignalProxy → view) ----------------
@@ -100,7 +94,7 @@ def test_label_tooltip_names_the_exact_characters_and_loss(qtbot, views, store, 
         tip = labels.plot.vb.toolTip()
         assert describe_char(store.vocab[record.targets[j]]) in tip
         assert describe_char(store.vocab[record.predictions[j]]) in tip
-        assert f"loss {float(record.loss[j]):.4g}" in tip
+        assert f"loss {float(record.loss[j]):.3f} nats/char" in tip  # one step's loss: one character's
 
 
 def test_each_label_sits_above_its_bar(views):
@@ -134,7 +128,7 @@ def test_bar_segments_are_the_itemized_parts_by_offset(views, store, selection):
     np.add.at(heights, x.astype(int), hi - lo)
     assert np.allclose(heights, far, rtol=1e-6, atol=1e-9)
     assert bars.remainder_item.isVisible()
-    # Each bar as a whole is the step's summed itemized gradient.
+    # Each bar as a whole is the step's Σ_t itemized[t, j].
     top = np.zeros(n)
     for item in bars.segment_items[:k] + [bars.remainder_item]:
         x, lo, hi = rects(item)
@@ -212,6 +206,7 @@ def test_hovering_a_segment_highlights_every_part_of_that_loss(qtbot, views, sto
         assert cx.tolist() == [j] and clo[0] == pytest.approx(lo, abs=1e-5) and chi[0] == pytest.approx(hi, abs=1e-5)
         tip = bars.plot.vb.toolTip()
         assert f"t = {t}" in tip and f"j = {j}" in tip and f"t − j = {t - j}" in tip
+        assert f"loss {float(record.loss[t]):.3f} nats/char" in tip
     leave(bars.plot_widget)
     assert selection.hovered_loss is None
     assert len(bars.highlighted_segments()[0]) == 0
@@ -339,7 +334,7 @@ def test_info_text_names_batch_range_gradient_loss_and_horizon(views, store, sel
     text = views.info_text()
     n = len(record.loss)
     for part in (f"batch {record.batch:,}", f"{record.position:,} … {record.position + n:,}",
-                 f"max gradient {record.max_gradient:.4g}", f"loss {float(record.loss.sum()):.4g}",
+                 f"max gradient {record.max_gradient:.4g}", f"loss {record.loss.mean():.3f} nats/char",
                  f"horizon {record.horizon} steps"):
         assert part in text
     assert views.overview.info.text() == text

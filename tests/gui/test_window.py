@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.app import open_settings
 from rnnbow_desktop.gui.corpus_picker import CorpusPicker
 from rnnbow_desktop.analysis.smoothing import smooth_loss_series
+from processes import rnnbow_started, stop
 from rnnbow_desktop.gui.live_panels import LossCurve, SamplesPanel
 from rnnbow_desktop.gui.mainwindow import MainWindow
 from rnnbow_desktop.storage.reader import Session
@@ -51,7 +52,7 @@ def test_live_training_pause_resume_stop(window, qtbot, tmp_path):
     # The status bar is refreshed by the frame timer, a little after the store grows.
     qtbot.waitUntil(lambda: len(window.store) >= 50 and "chars/s" in window.status.text(), timeout=10_000)
     status = window.status.text()
-    for part in ("Training", "batch", "chars/s", "smooth loss", "records", str(out)):
+    for part in ("Training", "batch", "chars/s", "smooth loss", "nats/char", "records", str(out)):
         assert part in status
     # The frame timer delivered the records: follow-live selected the newest shown one.
     qtbot.waitUntil(lambda: window.selection.selected is not None and window.selection.selected >= 40, timeout=5000)
@@ -195,6 +196,14 @@ def test_open_saved_session_shows_its_records(window, qtbot, session_path):
     assert len(window.loss_curve) == 60
     status = window.status.text()
     assert "Saved session" in status and "batch 60" in status and "smooth loss" in status and "60 records" in status
+    # The loss is shown per character, its unit named: min-char-rnn's running average, worked out here.
+    with Session(session_path) as session:
+        smooth = np.log(len(session.info.vocab)) * 12  # uniform guessing over 12 characters
+        for loss in session.training_loss():
+            smooth = smooth * 0.999 + float(loss) * 0.001
+    assert f"smooth loss {smooth / 12:.3f} nats/char" in status
+    assert window.loss_curve.data[1][-1] == pytest.approx(smooth / 12, rel=1e-6)
+    assert window.loss_curve.plot.getPlotItem().getAxis("left").labelText == "smooth loss (nats/char)"
     # The Train panel now holds the session's own settings (not the defaults), ready to train it again.
     assert window.panel.config().hidden_size == 16 and window.panel.config().seq_length == 12
     assert window.panel.config().to_dict() == {**window.panel.config().to_dict(),
@@ -224,12 +233,8 @@ def test_keyboard_navigation(window, qtbot, session_path):
 
 def test_growing_session_from_another_process(window, qtbot, tmp_path):
     out = tmp_path / "growing.h5"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rnnbow_desktop", "train", "c-like", "--out", str(out), "--hidden", "16",
-         "--seq-len", "12", "--checkpoint-every", "0", "--quiet"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
+    with rnnbow_started("train", "c-like", "--out", out, "--hidden", 16, "--seq-len", 12, "--checkpoint-every", 0,
+                        "--quiet", stdout=subprocess.DEVNULL) as proc:
         def has_records():
             try:
                 with Session(out) as session:
@@ -246,10 +251,8 @@ def test_growing_session_from_another_process(window, qtbot, tmp_path):
         qtbot.waitUntil(lambda: window.selection.selected >= first, timeout=2000)
         assert "Growing session" in window.status.text()
         assert len(window.loss_curve) > first
-    finally:
-        proc.terminate()
-        _, stderr = proc.communicate(timeout=10)
-    assert proc.returncode == 0, stderr.decode()
+        _, stderr = stop(proc, signal.SIGTERM, timeout=10)
+    assert proc.returncode == 0, stderr
     assert not window.errors
 
 

@@ -6,10 +6,10 @@ user sees; each call of `show_error` is recorded as well.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
-import random
 import re
 import subprocess
 import sys
@@ -17,12 +17,15 @@ import textwrap
 import uuid
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
+from processes import app_env, python, python_started, stop
+from session_faults import (absurd_records, damaged_copy, external_link, first_flush_size, heap_loop,
+                            hostile_cases, newer, not_a_session, random_bytes, truncated, virtual)
 from rnnbow_desktop.core.config import TrainConfig
+from rnnbow_desktop.core.corpus import load_corpus
 from rnnbow_desktop.gui.mainwindow import MainWindow
 from rnnbow_desktop.gui.training_panel import IDLE
 from rnnbow_desktop.storage import preflight as preflight_module
@@ -32,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def window(qtbot):
+def window(shown):
     window = MainWindow()
     window.errors = []
     show_dialog = window.show_error
@@ -42,10 +45,7 @@ def window(qtbot):
         show_dialog(title, message, details)
 
     window.show_error = record_and_show
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+    return shown(window)
 
 
 def dialogs(window) -> list[tuple[str, str]]:
@@ -65,67 +65,8 @@ def plain(rich: str) -> str:
 # -- hostile and damaged session files ---------------------------------------------------------------
 
 
-def _random_bytes(path, target):
-    path.write_bytes(random.Random(1).randbytes(50_000))
-
-
-def _truncated(path, target):
-    path.write_bytes(path.read_bytes()[:3000])
-
-
-def _not_a_session(path, target):
-    path.unlink()
-    with h5py.File(path, "w") as f:
-        f["data"] = np.arange(10)
-
-
-def _newer(path, target):
-    with h5py.File(path, "r+") as f:
-        f.attrs["format_version"] = 2
-
-
-def _external_link(path, target):
-    with h5py.File(path, "r+") as f:
-        del f["records/itemized"]
-        f["records/itemized"] = h5py.ExternalLink(str(target), "/data")
-
-
-def _virtual(path, target):
-    with h5py.File(path, "r+") as f:
-        shape = f["records/itemized"].shape
-        layout = h5py.VirtualLayout(shape=shape, dtype=np.float32)
-        layout[:] = h5py.VirtualSource(str(target), "data", shape=shape)
-        del f["records/itemized"]
-        f.create_virtual_dataset("records/itemized", layout, fillvalue=0)
-
-
-def _absurd_records(path, target):
-    with h5py.File(path, "r+") as f:
-        for name in f["records"]:
-            f["records"][name].resize(2_000_000_000, axis=0)
-
-
-def _heap_loop(path, target):
-    # A global heap object of size 0, on which HDF5 2.0 loops forever (see tests/test_reliability.py).
-    data = bytearray(path.read_bytes())
-    heap = data.find(b"GCOL")
-    data[heap + 16 : heap + 32] = bytes(16)
-    path.write_bytes(bytes(data))
-
-
-HOSTILE = [
-    (_random_bytes, "not an RNNbow session (not an HDF5 file)"),
-    (_truncated, "damaged"),
-    (_not_a_session, "an HDF5 file, but not an RNNbow session"),
-    (_newer, "written by a newer RNNbow (session format 2; this version reads up to 1)"),
-    (_external_link, "records/itemized is an external link to another file"),
-    (_virtual, "records/itemized is a virtual dataset reading other files"),
-    (_absurd_records, "declares 2,000,000,000 rows"),
-    (_heap_loop, "damaged in a way that makes the HDF5 library loop"),
-]
-
-
-@pytest.mark.parametrize("damage, problem", HOSTILE, ids=[d.__name__.strip("_") for d, _ in HOSTILE])
+@pytest.mark.parametrize("damage, problem", hostile_cases(
+    random_bytes, truncated, not_a_session, newer, external_link, virtual, absurd_records, heap_loop))
 def test_a_hostile_session_gets_a_dialog_and_the_shown_session_stays(window, qtbot, session_path, tmp_path,
                                                                      monkeypatch, damage, problem):
     monkeypatch.setattr(preflight_module, "PREFLIGHT_TIMEOUT", 3.0)
@@ -133,13 +74,7 @@ def test_a_hostile_session_gets_a_dialog_and_the_shown_session_stays(window, qtb
     window.step_record(-5)
     shown_before = (window.windowTitle(), len(window.store), window.selection.selected, window.session_path)
 
-    bad = tmp_path / "bad.h5"
-    bad.write_bytes(session_path.read_bytes())  # a new file, not one this process wrote
-    target = tmp_path / "elsewhere.h5"
-    with h5py.File(target, "w") as f:
-        f["data"] = np.ones((60, 12, 12), dtype=np.float32)
-    damage(bad, target)
-
+    bad = damaged_copy(session_path, tmp_path, damage)
     assert not window.open_session(bad)
     [(title, rich)] = dialogs(window)
     text = plain(rich)
@@ -158,7 +93,7 @@ def test_a_hostile_session_gets_a_dialog_and_the_shown_session_stays(window, qtb
 
 def test_a_hostile_session_in_an_empty_window(window, tmp_path):
     bad = tmp_path / "noise.h5"
-    _random_bytes(bad, None)
+    random_bytes(bad, None)
     assert not window.open_session(bad)
     [(title, rich)] = dialogs(window)
     assert plain(rich) == f"{bad}: not an RNNbow session (not an HDF5 file)"
@@ -248,6 +183,15 @@ def test_divergence_names_the_batch_stops_and_keeps_the_earlier_records(window, 
 # -- disk full -------------------------------------------------------------------------------------------
 
 FULL_DISK = TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0)
+# Room beyond the first flush (the c-like corpus alone is ~2 MB of it): about a thousand batches of FULL_DISK.
+FULL_DISK_ROOM = 1 << 20
+
+
+@pytest.fixture
+def full_disk_size(tmp_path) -> int:
+    """Bytes a disk holds in these tests: the first flush of a FULL_DISK session on c-like, measured here, and
+    FULL_DISK_ROOM more, so the file keeps records before it fills, whatever this HDF5 allocates at first."""
+    return first_flush_size(tmp_path, load_corpus("c-like"), FULL_DISK) + FULL_DISK_ROOM
 
 
 def _check_full_disk_outcome(out: Path, title: str, message: str, records_shown: int) -> int:
@@ -268,13 +212,14 @@ def _check_full_disk_outcome(out: Path, title: str, message: str, records_shown:
 
 
 @pytest.fixture
-def small_disk(tmp_path):
-    """A 3 MB tmpfs: the most realistic full disk. Needs root (or CAP_SYS_ADMIN) to mount."""
+def small_disk(tmp_path, full_disk_size):
+    """A tmpfs of `full_disk_size`: the most realistic full disk. Needs root (or CAP_SYS_ADMIN) to mount."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root on Linux (the subprocess test below covers a full disk anyway)")
     mount = tmp_path / f"disk-{uuid.uuid4().hex[:8]}"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True, text=True)
+    size = f"size={-(-full_disk_size // 1024)}k"
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(mount)], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     yield mount
@@ -305,11 +250,11 @@ FULL_DISK_DRIVER = textwrap.dedent("""
     from rnnbow_desktop.core.config import TrainConfig
     from rnnbow_desktop.gui.mainwindow import MainWindow
 
-    out, limit = Path(sys.argv[1]), int(sys.argv[2])
+    out, limit = Path(sys.argv[1]), int(sys.argv[2])  # then the TrainConfig as JSON
     app = QApplication(["rnnbow"])
     window = MainWindow()
     window.show()
-    window.panel.set_config(TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0))
+    window.panel.set_config(TrainConfig(**json.loads(sys.argv[3])))
     window.panel.set_out_path(out)
     window.picker.select_spec("c-like")
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -340,12 +285,11 @@ FULL_DISK_DRIVER = textwrap.dedent("""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
-def test_file_size_limit_during_training_in_the_real_app_process(tmp_path):
+def test_file_size_limit_during_training_in_the_real_app_process(tmp_path, full_disk_size):
     out = tmp_path / "limited.h5"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RNNBOW_SETTINGS_DIR=str(tmp_path),
-               XDG_DATA_HOME=str(tmp_path / "data"))
-    done = subprocess.run([sys.executable, "-c", FULL_DISK_DRIVER, str(out), str(3 * 1024 * 1024)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = app_env(tmp_path) | {"QT_QPA_PLATFORM": "offscreen"}
+    settings = json.dumps(dataclasses.asdict(FULL_DISK))
+    done = python(FULL_DISK_DRIVER, out, full_disk_size, settings, env=env, timeout=120)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     report = json.loads(done.stdout)
     [[title, rich]] = report["dialogs"]
@@ -395,12 +339,9 @@ def test_the_app_killed_while_training_leaves_a_file_the_window_opens(window, qt
     import time
 
     out = tmp_path / "killed.h5"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RNNBOW_SETTINGS_DIR=str(tmp_path),
-               XDG_DATA_HOME=str(tmp_path / "data"))
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_APP_DRIVER, str(out)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    env = app_env(tmp_path) | {"QT_QPA_PLATFORM": "offscreen"}
     progress = []
-    try:
+    with python_started(KILLED_APP_DRIVER, out, env=env, stderr=subprocess.DEVNULL) as proc:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
@@ -410,11 +351,8 @@ def test_the_app_killed_while_training_leaves_a_file_the_window_opens(window, qt
             progress.append((int(batch), float(when)))
             if progress[-1][1] - progress[0][1] > 3.0:
                 break
-    finally:
-        proc.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        proc.wait(timeout=20)
-        proc.stdout.close()
+        stop(proc, signal.SIGKILL, timeout=20)
     assert proc.returncode == -signal.SIGKILL and progress
     trained_2s_before = max(b for b, t in progress if t <= killed_at - 2.0)
     assert trained_2s_before > 0

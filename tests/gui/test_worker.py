@@ -12,7 +12,7 @@ from rnnbow_desktop.core.corpus import load_corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.worker import TrainingSnapshot, TrainingWorker, WorkerFailure
 from rnnbow_desktop.storage.reader import Session
-from rnnbow_desktop.storage.run import TrainingRun
+from rnnbow_desktop.storage.run import TrainingProcess, TrainingRun
 
 TINY = TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0, sample_every=50, seed=1)
 
@@ -178,3 +178,33 @@ def test_hold_waits_for_the_gui_and_never_for_long(qtbot, started):
     qtbot.waitUntil(lambda: run.batch >= held + 3, timeout=3000)
     worker.release()
     qtbot.waitUntil(lambda: run.batch >= held + 50, timeout=10_000)
+
+
+def test_a_run_in_a_child_process_reaches_the_gui_batch_by_batch(qtbot, started, corpus, tmp_path):
+    run = TrainingProcess(corpus, TINY, tmp_path / "child.h5")
+    worker, got, _ = started(run=run)
+    qtbot.waitUntil(lambda: got.batch >= 50, timeout=20_000)
+    # Nothing to step aside for: a held in-process loop would now take HOLD_TIMEOUT per batch.
+    worker.hold()
+    qtbot.waitUntil(lambda: got.batch >= 250, timeout=20_000)
+    worker.pause()
+    qtbot.waitUntil(lambda: got.snapshots[-1].paused, timeout=5000)
+    held = got.batch
+    # What the child trained ahead of the loop is in the paused snapshot, and flushed to the file.
+    with Session(run.path) as session:
+        assert session.batches_trained == held
+    qtbot.wait(300)
+    assert got.batch == held
+
+    worker.resume()
+    qtbot.waitUntil(lambda: got.batch > held + 20, timeout=10_000)
+    worker.stop()
+    qtbot.waitUntil(lambda: got.finished, timeout=10_000)
+    assert not got.failures
+    batches = np.concatenate([s.loss_batches for s in got.snapshots])
+    assert np.array_equal(batches, np.arange(len(batches)))
+    records = [r.batch for s in got.snapshots for r in s.records]
+    assert records == list(range(len(records))) and got.snapshots[-1].n_records == len(records)
+    with Session(run.path) as session:
+        print("\nDBG", session.n_records, session.batches_trained, len(records), got.snapshots[-1].batch, run.batch)
+        assert session.info.complete and session.n_records == session.batches_trained == len(records)

@@ -8,13 +8,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QWidget
 
 from ...analysis.compare import horizon_over_training
 from ...analysis.smoothing import moving_average
 from ..views import palette
 from .batch_link import BatchLink
-from .overlay import header_label, style_overlay
+from .overlay import header_label, overlay_panel
 from .sessions import ComparedSession
 
 SMOOTHING_DIVISIONS = 50  # the horizon-over-training curves average over 1/50 of the longest session
@@ -47,12 +47,8 @@ class HorizonTrainingPlot(QWidget):
         controls.addStretch(1)
         controls.addWidget(self.raw_box)
 
-        self.plot_widget = pg.PlotWidget(background=palette.BACKGROUND)
-        self.plot_widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
-        self.plot = self.plot_widget.getPlotItem()
-        style_overlay(self.plot)
-        self.plot.setLabel("bottom", "training batch")
-        self.plot.setLabel("left", "effective horizon (steps)")
+        self.plot_widget, self.plot, self.readout = overlay_panel(
+            self, self.header, controls, "training batch", "effective horizon (steps)")
         self.plot.setDownsampling(auto=True, mode="peak")
         self.plot.setClipToView(True)
         self.raw_curves: list[pg.PlotDataItem] = []
@@ -63,18 +59,6 @@ class HorizonTrainingPlot(QWidget):
             line.setZValue(5)
             line.hide()
             self.plot.addItem(line, ignoreBounds=True)
-
-        self.readout = QLabel()
-        self.readout.setWordWrap(True)
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.header)
-        layout.addLayout(controls)
-        layout.addWidget(self.plot_widget, 1)
-        layout.addWidget(self.readout)
 
         self._proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=60, slot=self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_clicked)

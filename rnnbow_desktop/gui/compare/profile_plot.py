@@ -5,14 +5,13 @@ from __future__ import annotations
 import html
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget
 
 from ...analysis.compare import horizon_profile
 from ...analysis.training_phase import LATE_FRACTION, late_training_start
 from ...core.errors import RnnbowError
 from ..views import palette
-from .overlay import header_label, style_overlay
+from .overlay import header_label, overlay_panel
 from .sessions import ComparedSession
 
 AROUND_BATCHES = 500
@@ -61,32 +60,17 @@ class ProfilePlot(QWidget):
         self.log_box.toggled.connect(self._apply_log)
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
-        controls.addWidget(QLabel("profile over"))
-        controls.addWidget(self.range_combo)
-        controls.addWidget(QLabel("of"))
-        controls.addWidget(self.statistic_combo)
+        for text, combo in (("profile over", self.range_combo), ("of", self.statistic_combo)):
+            label = QLabel(text)
+            label.setBuddy(combo)  # hidden with its combo box when the comparison is rendered
+            controls.addWidget(label)
+            controls.addWidget(combo)
         controls.addStretch(1)
         controls.addWidget(self.log_box)
 
-        self.plot_widget = pg.PlotWidget(background=palette.BACKGROUND)
-        self.plot_widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
-        self.plot = self.plot_widget.getPlotItem()
-        style_overlay(self.plot)
-        self.plot.setLabel("bottom", "distance t − j (steps back)")
-        self.plot.setLabel("left", "relative magnitude (1 = local loss)")
+        self.plot_widget, self.plot, self.note = overlay_panel(
+            self, self.header, controls, "distance t − j (steps back)", "relative magnitude (1 = local loss)")
         self.curves: list[pg.PlotDataItem] = []
-
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.header)
-        layout.addLayout(controls)
-        layout.addWidget(self.plot_widget, 1)
-        layout.addWidget(self.note)
 
     def set_sessions(self, sessions: list[ComparedSession]) -> None:
         self.sessions = list(sessions)
@@ -151,11 +135,13 @@ class ProfilePlot(QWidget):
                 f'<span style="color:{s.color}">■</span> {html.escape(s.cell)}: batches {lo:,}–{hi:,} '
                 f"({profile.records_used:,} records)"
             )
+        # The statistic is named here too: a rendered figure has no combo box to say it.
+        statistic = html.escape(dict(PROFILE_STATISTICS)[self.statistic()])
         if len(ranges) == 1 and all(p is not None for p in self.profiles):
             lo, hi, used = ranges.pop()  # the usual case: sessions trained alike
-            text = f"averaged over batches {lo:,}–{hi:,} ({used:,} records each)"
+            text = f"{statistic}, averaged over batches {lo:,}–{hi:,} ({used:,} records each)"
         else:
-            text = "averaged over: " + " &nbsp; ".join(notes)
+            text = f"{statistic}, averaged over: " + " &nbsp; ".join(notes)
         self.note.setText(f'<span style="color:{palette.MUTED}">{text}</span>')
         self._apply_log()
 

@@ -87,5 +87,6 @@ class SessionColumn(QWidget):
             selection.set_horizon_k(n)
         for view in (self.labels, self.bars, self.horizon, self.overview):
             view.set_store(store)
+        self.labels.setFixedHeight(self.labels.minimumSizeHint().height())  # word labels take more than characters
         selection.select(len(store) - 1, user=False)
 

@@ -18,6 +18,7 @@ from ..selection import SelectionModel
 from ..views import palette
 from ..views.stacked_bars import legend_html as bar_legend_html
 from .batch_link import BatchLink
+from .dynamics_plot import DynamicsComparePlot
 from .horizon_plot import HorizonTrainingPlot
 from .profile_plot import ProfilePlot
 from .session_column import SessionColumn
@@ -47,6 +48,7 @@ class CompareWindow(QMainWindow):
         self.link: BatchLink | None = None
         self.profile_plot: ProfilePlot | None = None
         self.horizon_plot: HorizonTrainingPlot | None = None
+        self.dynamics_plot: DynamicsComparePlot | None = None
         self._shown = False
 
         paths = [Path(p) for p in paths]
@@ -136,6 +138,9 @@ class CompareWindow(QMainWindow):
         self.profile_plot.set_sessions(self.sessions)
         self.horizon_plot.set_sessions(self.sessions)
         self.link.selectedBatchChanged.connect(self.profile_plot.set_selected_batch)
+        self.dynamics_plot = DynamicsComparePlot()
+        self.dynamics_plot.set_sessions(self.sessions)
+        self.link.selectedBatchChanged.connect(self.dynamics_plot.curves.set_marker)
 
         self.legend = QLabel(legend_html(self.sessions))
         self.legend.setWordWrap(True)
@@ -148,6 +153,7 @@ class CompareWindow(QMainWindow):
         plots.setSpacing(16)
         plots.addWidget(self._titled("a", self.profile_plot), 1)
         plots.addWidget(self._titled("b", self.horizon_plot), 1)
+        plots.addWidget(self._titled("c", self.dynamics_plot), 1)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -240,12 +246,15 @@ class CompareWindow(QMainWindow):
             self._shown = True
             height = self.splitter.height()
             self.splitter.setSizes([height * TOP_SHARE // 100, height - height * TOP_SHARE // 100])
+            self.dynamics_plot.start()  # off the GUI thread; a picture drawn to a file computed it already
 
     def closeEvent(self, event) -> None:
         self.close_sessions()
         super().closeEvent(event)
 
     def close_sessions(self) -> None:
+        if self.dynamics_plot is not None:
+            self.dynamics_plot.shutdown()  # its job reads a session file: stopped before the files close
         for s in self.sessions:
             s.store.close()
 

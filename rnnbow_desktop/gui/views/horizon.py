@@ -8,8 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...analysis.gradient_stack import gradient_matrix
-from . import palette
-from .labels import visible_char
+from . import palette, step_range
+from ...core.labels import token_label
+from .labels import visible_label
 from .stacked_bars import BAR_WIDTH
 
 HINT = "hover a bar segment above to see the horizon of one loss"
@@ -25,6 +26,7 @@ class HorizonView(QWidget):
         self.store = None
         self.record = None
         self.values: np.ndarray | None = None  # the (n, n) [t, j] matrix of the current mode
+        self.unit_horizon = None  # the selected unit's share of the selected batch (units.unit_horizon.UnitHorizon)
 
         # Left: the horizon of one loss.
         self.header = QLabel()
@@ -40,7 +42,7 @@ class HorizonView(QWidget):
         palette.style_plot(self.plot)
         self.plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
         self.plot.setLabel("bottom", "step j (earlier steps to the left)")
-        self.plot.getAxis("bottom").setTickSpacing(5, 1)
+        step_range.follow_steps(self.plot)
         palette.fit_axis_label_on_resize(self.plot)
         palette.room_for_top_tick(self.plot)
         self.bars = pg.BarGraphItem(x=[], y0=[], height=[], width=BAR_WIDTH, pen=None, brush=palette.HIGHLIGHT)
@@ -87,13 +89,21 @@ class HorizonView(QWidget):
         selection.hoveredLossChanged.connect(self._draw_horizon)
         # select() clears the hovered loss without a signal when the shown record stays the same.
         selection.selectedChanged.connect(self._draw_horizon)
+        # The steps of a long sequence shown above are the steps shown here.
+        selection.stepRangeChanged.connect(self._show_steps)
+        self.wheel = step_range.WheelZoom(self.horizon_widget, selection, lambda: self.store.config.seq_length if self.store else 0)
 
     def set_store(self, store) -> None:
         self.store = store
         n = store.config.seq_length if store is not None else 1
-        self.plot.setXRange(-0.5, n - 0.5, padding=0)
+        self._show_steps()
         self.truncation_plot.setXRange(0.5, n + 0.5, padding=0)
         self.refresh()
+
+    def _show_steps(self, *_) -> None:
+        n = self.store.config.seq_length if self.store is not None else 1
+        self.plot.setXRange(*step_range.shown_steps(self.selection, n), padding=0)
+        self._draw_horizon()
 
     def refresh(self, *_) -> None:
         index = self.selection.shown
@@ -115,9 +125,9 @@ class HorizonView(QWidget):
         self.epsilon_line.show()
         self.horizon_line.show()
         self.epsilon_line.setPos(epsilon)
-        self.epsilon_line.label.setFormat(f"ε = {epsilon:g}")
+        palette.set_line_label(self.epsilon_line, f"ε = {epsilon:g}")
         self.horizon_line.setPos(record.horizon)
-        self.horizon_line.label.setFormat(f"horizon = {record.horizon}")
+        palette.set_line_label(self.horizon_line, f"horizon = {record.horizon}")
         # e(k) is a relative error, almost always ≤ 1: a fixed range saves re-laying the axis per record.
         palette.set_y_range(self.truncation_plot, 0, max(1.0, float(error.max(initial=0.0))) * 1.05)
         self._draw_horizon()
@@ -125,37 +135,50 @@ class HorizonView(QWidget):
     def _draw_horizon(self, *_) -> None:
         t = self.selection.hovered_loss
         log = self.log_box.isChecked()
-        self.plot.getAxis("left").setLogMode(False, log)
+        # Each of these setters rebuilds the axis picture even when nothing changes: only on a change.
+        axis = self.plot.getAxis("left")
+        if axis.logMode != log:
+            axis.setLogMode(False, log)
+        unit = self._unit_for_record()
+        values = self.values if unit is None else unit.values
         what = "‖G[t, j]‖" if self.selection.mode == "magnitude" else "contribution of loss t"
-        self.plot.setLabel("left", what + (" (log)" if log else ""))
-        palette.fit_axis_label(self.plot)
-        if self.values is None or t is None or not 0 <= t < len(self.values):
+        if unit is not None:
+            what = f"‖unit {unit.unit.unit}'s rows of G[t, j]‖"
+        palette.set_axis_label(self.plot, what + (" (log)" if log else ""))
+        if values is None or t is None or not 0 <= t < len(values):
+            centre = (self.plot.vb.viewRange()[0][0] + self.plot.vb.viewRange()[0][1]) / 2
+            if self.hint.isVisible() and self.hint.pos().x() == centre and not len(self.bars.opts["x"]):
+                return  # already the empty plot with its hint (live training passes here 5 times a second)
             self.bars.setOpts(x=[], y0=[], height=[])
             self.hint.show()
-            self.plot.getAxis("left").setStyle(showValues=False)  # an empty plot needs no numbers
-            self.hint.setPos((self.plot.vb.viewRange()[0][0] + self.plot.vb.viewRange()[0][1]) / 2, 0.5)
+            if axis.style["showValues"]:
+                axis.setStyle(showValues=False)  # an empty plot needs no numbers
+            self.hint.setPos(centre, 0.5)
             palette.set_y_range(self.plot, 0, 1)
             self.header.setText(palette.header_html("3 · Horizon of one loss"))
             return
         self.hint.hide()
-        self.plot.getAxis("left").setStyle(showValues=True)
+        if not axis.style["showValues"]:
+            axis.setStyle(showValues=True)
         record, vocab = self.record, self.store.vocab
         self.header.setText(palette.header_html(
             f"3 · Horizon of loss t = {t}",
-            f"true {visible_char(vocab[record.targets[t]])!r}, predicted {visible_char(vocab[record.predictions[t]])!r}:"
-            " how far back its gradient reaches",
+            f"true {visible_label(token_label(vocab, record.targets[t]))!r}, predicted {visible_label(token_label(vocab, record.predictions[t]))!r}:"
+            + (" how far back its gradient reaches" if unit is None else f" {unit.note}"),
         ))
-        row = self.values[t, : t + 1]  # (t + 1,)  the parts of loss t at steps j = 0 … t
+        row = values[t, : t + 1]  # (t + 1,)  the parts of loss t at steps j = 0 … t
         j = np.arange(t + 1, dtype=float)
         if not log:
             self.bars.setOpts(x=j, y0=np.zeros(t + 1), height=row)
-            # Scaled to this loss: the shape of the decay is the point, the axis gives the size.
-            low, high = min(float(row.min()), 0.0), max(float(row.max()), 0.0)
+            # Scaled to this loss (its steps in view): the shape of the decay is the point, the axis gives the size.
+            seen = row[step_range.visible_slice(*self.plot.vb.viewRange()[0], len(row))]
+            seen = seen if len(seen) else row
+            low, high = min(float(seen.min()), 0.0), max(float(seen.max()), 0.0)
             palette.set_y_range(self.plot, low * 1.08, (high if high > 0 else 1.0) * 1.08)
             return
         # Log scale: only positive parts can be drawn; bars rise from a floor fixed per batch so
         # that sweeping across losses keeps one scale.
-        positive = self.values[self.values > 0]
+        positive = values[values > 0]
         if not len(positive):
             self.bars.setOpts(x=[], y0=[], height=[])
             return
@@ -165,6 +188,17 @@ class HorizonView(QWidget):
         heights = np.log10(row[keep]) - floor
         self.bars.setOpts(x=j[keep], y0=np.full(len(heights), floor), height=heights)
         palette.set_y_range(self.plot, float(floor), float(top) + 0.1)
+
+    def show_unit(self, horizon) -> None:
+        """Draw one hidden unit's share of each part (a UnitHorizon), while its batch is the one shown; None: all units."""
+        self.unit_horizon = horizon
+        self._draw_horizon()
+
+    def _unit_for_record(self):
+        horizon = self.unit_horizon
+        if horizon is None or self.record is None or horizon.batch != self.record.batch:
+            return None
+        return horizon
 
     def drawn_bars(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """x, y0, height of the horizon bars as drawn (log10 units in log mode)."""

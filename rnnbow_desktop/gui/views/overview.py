@@ -6,7 +6,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ...core.loss_smoothing import loss_text, per_character
 from . import palette
+from .finding_markers import ROW_HEIGHT as FINDINGS_ROW_HEIGHT, FindingMarkers
 
 HORIZON_ROW_HEIGHT = 0.3  # share of the plot height given to the horizon strip
 
@@ -42,12 +44,16 @@ class OverviewView(QWidget):
         self.log_box.toggled.connect(self.set_log_scale)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(palette.BACKGROUND)
-        self.plot = self.graphics.addPlot(row=0, col=0)
-        self.horizon_plot = self.graphics.addPlot(row=1, col=0)
+        # Row 0: the findings (hidden until a FindingsTracker is attached with `show_findings`).
+        self.findings_plot = self.graphics.addPlot(row=0, col=0)
+        self.plot = self.graphics.addPlot(row=1, col=0)
+        self.horizon_plot = self.graphics.addPlot(row=2, col=0)
         layout_item = self.graphics.ci.layout
-        layout_item.setRowStretchFactor(0, round((1 - HORIZON_ROW_HEIGHT) * 10))
-        layout_item.setRowStretchFactor(1, round(HORIZON_ROW_HEIGHT * 10))
-        for plot in (self.plot, self.horizon_plot):
+        layout_item.setRowStretchFactor(1, round((1 - HORIZON_ROW_HEIGHT) * 10))
+        layout_item.setRowStretchFactor(2, round(HORIZON_ROW_HEIGHT * 10))
+        self.findings = FindingMarkers(self.findings_plot)
+        self._show_findings_row(False)
+        for plot in (self.findings_plot, self.plot, self.horizon_plot):
             palette.style_plot(plot, mouse=True)
             plot.setMenuEnabled(False)
             plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
@@ -56,6 +62,11 @@ class OverviewView(QWidget):
             plot.enableAutoRange(axis="y")
             plot.setAutoVisible(y=True)
         self.horizon_plot.setXLink(self.plot)
+        self.findings_plot.setXLink(self.plot)
+        self.findings_plot.hideAxis("bottom")
+        self.findings_plot.getAxis("left").setTicks([[(0, "findings")]])
+        self.findings_plot.disableAutoRange(axis="y")
+        self.findings_plot.setYRange(-1, 1, padding=0)
         self.plot.hideAxis("bottom")
         # Short axis names: the strips are low, and long vertical labels of neighbours collide.
         self.plot.setLabel("left", "max grad.")
@@ -93,6 +104,7 @@ class OverviewView(QWidget):
         header_row.addWidget(self.header, 1)
         header_row.addWidget(self.log_box)
         layout.addLayout(header_row)
+        layout.addWidget(self.findings.legend)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.info)
 
@@ -104,6 +116,15 @@ class OverviewView(QWidget):
         selection.selectedChanged.connect(self._draw_markers)
         selection.previewChanged.connect(self._draw_markers)
         selection.shownChanged.connect(self._update_info)
+
+    def show_findings(self, tracker) -> None:
+        """Mark the findings of `tracker` (a FindingsTracker) in a row above the max gradient, with a legend."""
+        self.findings.attach(tracker)
+        self._show_findings_row(True)
+
+    def _show_findings_row(self, shown: bool) -> None:
+        self.findings_plot.setVisible(shown)
+        self.graphics.ci.layout.setRowFixedHeight(0, FINDINGS_ROW_HEIGHT if shown else 0)
 
     # -- data ----------------------------------------------------------------------------------------
     def set_store(self, store) -> None:
@@ -153,7 +174,7 @@ class OverviewView(QWidget):
                     line.show()
 
     def info_text(self) -> str:
-        """Batch number, corpus character range, max gradient, total loss and horizon of the shown record."""
+        """Batch number, corpus character range, max gradient, loss per character and horizon of the shown record."""
         index = self.selection.shown
         if self.store is None or index is None or index >= len(self.store):
             return "no batch recorded yet" if self.store is not None else "no session"
@@ -161,9 +182,13 @@ class OverviewView(QWidget):
         if record is None:
             return self.store.last_error or f"record {index} cannot be read"
         n = len(record.loss)
+        # A recorded PyTorch batch has no place in a corpus; of several layers, say which one is shown.
+        where = (f"corpus characters {record.position:,} … {record.position + n:,}" if record.position >= 0
+                 else f"layer {self.store.layer} of {self.store.layers}" if self.store.layers > 1 else "")
         text = (
-            f"batch {record.batch:,}   ·   corpus characters {record.position:,} … {record.position + n:,}"
-            f"   ·   max gradient {record.max_gradient:.4g}   ·   loss {float(record.loss.sum()):.4g}"
+            f"batch {record.batch:,}   ·   " + (f"{where}   ·   " if where else "")
+            + f"max gradient {record.max_gradient:.4g}"
+            f"   ·   loss {loss_text(per_character(float(record.loss.sum()), n))}"
             f"   ·   horizon {record.horizon} steps"
         )
         if self.selection.preview is not None and self.selection.preview != self.selection.selected:
@@ -175,10 +200,13 @@ class OverviewView(QWidget):
 
     # -- mouse ----------------------------------------------------------------------------------------
     def _index_at(self, pos: QPointF) -> int | None:
-        """The record nearest the mouse's x, if the mouse is over one of the two plots."""
+        """The record of the finding under the mouse, else the one nearest the mouse's x over any of the plots."""
         if self.store is None or not len(self.store):
             return None
-        for plot in (self.plot, self.horizon_plot):
+        finding = self.findings.finding_near(pos)
+        if finding is not None:
+            return self.store.nearest_index(finding.batch)
+        for plot in (self.findings_plot, self.plot, self.horizon_plot):
             if plot.vb.sceneBoundingRect().contains(pos):
                 return self.store.nearest_index(plot.vb.mapSceneToView(pos).x())
         return None
@@ -188,6 +216,8 @@ class OverviewView(QWidget):
 
     def hover_at_scene(self, pos: QPointF) -> None:
         self.selection.set_preview(self._index_at(pos))
+        finding = self.findings.finding_near(pos)
+        self.findings_plot.vb.setToolTip(f"batch {finding.batch:,}: {finding.reason}" if finding is not None else "")
 
     def _on_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:

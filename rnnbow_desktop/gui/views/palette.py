@@ -23,6 +23,17 @@ OVERVIEW_FILL = (76, 160, 100, 150)
 HORIZON_SERIES = "#d9730d"  # effective horizon over training
 EPSILON = "#c62828"
 
+# Findings (analysis.findings.KINDS) on the overview and in their list: a colour and a pyqtgraph symbol each.
+FINDING_STYLES = {
+    "gradient_spike": ("#c62828", "t1"),  # ▲
+    "loss_spike": ("#8e24aa", "t"),  # ▼
+    "plateau_end": ("#1565c0", "d"),  # ◆
+    "horizon_shift": (HORIZON_SERIES, "s"),  # ■
+    "conflict": ("#5d4037", "x"),
+    "corpus_change": ("#00897b", "o"),  # ●
+}
+FINDING_GLYPHS = {"t1": "▲", "t": "▼", "d": "◆", "s": "■", "x": "✕", "o": "●"}  # the symbols as text
+
 # Sequential greens: offset 0 (the step's own loss) darkest, farther losses lighter, like the paper.
 _DARKEST = np.array([0, 68, 27], dtype=float)
 _LIGHTEST = np.array([199, 233, 192], dtype=float)
@@ -55,6 +66,20 @@ def set_y_range(plot: pg.PlotItem, low: float, high: float) -> None:
     if tuple(plot.vb.viewRange()[1]) != (low, high):
         plot.setYRange(low, high, padding=0)
         plot.vb.updateMatrix()
+
+
+def set_axis_label(plot: pg.PlotItem, text: str, side: str = "left") -> None:
+    """Name an axis, then fit it (see fit_axis_label). The same name again costs nothing: a new one
+    makes pyqtgraph rebuild the axis's whole picture on the next paint (~1 ms of Python per axis)."""
+    if plot.getAxis(side).labelText != text:
+        plot.setLabel(side, text)
+    fit_axis_label(plot, side)
+
+
+def set_line_label(line: pg.InfiniteLine, text: str) -> None:
+    """Give a visible line's label new text; the same text again costs nothing (setFormat re-lays it out)."""
+    if line.label.format != text:
+        line.label.setFormat(text)
 
 
 def room_for_top_tick(plot: pg.PlotItem) -> None:

@@ -8,8 +8,10 @@ from PySide6.QtCore import QEvent, QPointF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...analysis.gradient_stack import Stack, gradient_matrix, stack
-from . import palette
-from .labels import visible_char
+from . import palette, step_range
+from ...core.labels import token_label
+from ...core.loss_smoothing import loss_text
+from .labels import visible_label
 
 BAR_WIDTH = 0.8
 RECENT_WINDOW = 200  # records in the "recent window" bar scale
@@ -59,7 +61,7 @@ class StackedBarsView(QWidget):
         palette.style_plot(self.plot)
         self.plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
         self.plot.setLabel("bottom", "step j")
-        self.plot.getAxis("bottom").setTickSpacing(5, 1)
+        step_range.follow_steps(self.plot)  # tick spacing that suits n = 25 and n = 512 alike
         palette.fit_axis_label_on_resize(self.plot)
         palette.room_for_top_tick(self.plot)
 
@@ -86,6 +88,8 @@ class StackedBarsView(QWidget):
 
         self._proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=60, slot=self._on_mouse_moved)
         self.plot_widget.installEventFilter(self)
+        self.wheel = step_range.WheelZoom(self.plot_widget, selection, lambda: self.store.config.seq_length if self.store else 0)
+        selection.stepRangeChanged.connect(self._show_steps)
 
         for signal in (selection.shownChanged, selection.modeChanged, selection.horizonKChanged,
                        selection.scaleChanged, selection.gateChanged):
@@ -98,9 +102,16 @@ class StackedBarsView(QWidget):
     # -- drawing -----------------------------------------------------------------------------------
     def set_store(self, store) -> None:
         self.store = store
-        n = store.config.seq_length if store is not None else 1
-        self.plot.setXRange(-0.5, n - 0.5, padding=0)
+        self._show_steps()
         self.refresh()
+
+    def _show_steps(self, *_) -> None:
+        """Show the selection's range of steps (all of a short sequence), its bars filling the height."""
+        n = self.store.config.seq_length if self.store is not None else 1
+        lo, hi = step_range.shown_steps(self.selection, n)
+        self.plot.setXRange(lo, hi, padding=0)
+        if self.stack is not None:
+            self._fit_y()
 
     def _k(self) -> int:
         n = self.store.config.seq_length if self.store is not None else 1
@@ -144,8 +155,7 @@ class StackedBarsView(QWidget):
         self.remainder_item.setVisible(k < n)
         self.zero_line.setVisible(self.selection.mode == "contribution")
         # Short names: in a low window the bars are ~120 px tall, and a longer name is clipped.
-        self.plot.setLabel("left", "‖G[t, j]‖" if self.selection.mode == "magnitude" else "contribution")
-        palette.fit_axis_label(self.plot)
+        palette.set_axis_label(self.plot, "‖G[t, j]‖" if self.selection.mode == "magnitude" else "contribution")
         self.legend.setText(legend_html(k, n))
         self._set_header()
         self._fit_y()
@@ -153,6 +163,9 @@ class StackedBarsView(QWidget):
 
     def _fit_y(self) -> None:
         top, bottom = self.stack.totals()
+        # Only the bars in view: a zoomed-in stretch of a long sequence fills the height.
+        shown = step_range.visible_slice(*self.plot.vb.viewRange()[0], len(top))
+        top, bottom = top[shown], bottom[shown]
         high, low = float(top.max(initial=0.0)), float(bottom.min(initial=0.0))
         scale = self.selection.scale
         if scale != "batch" and len(self.store):
@@ -224,9 +237,10 @@ class StackedBarsView(QWidget):
         )
         where = " (inside the ≥ k segment)" if d >= self._k() else ""
         return (
-            f"bar j = {j} under {visible_char(vocab[record.targets[j]])!r}\n"
-            f"loss at t = {t}: true {visible_char(vocab[record.targets[t]])!r}, "
-            f"predicted {visible_char(vocab[record.predictions[t]])!r}, loss {float(record.loss[t]):.3g}\n"
+            f"bar j = {j} under {visible_label(token_label(vocab, record.targets[j]))!r}\n"
+            f"loss at t = {t}: true {visible_label(token_label(vocab, record.targets[t]))!r}, "
+            f"predicted {visible_label(token_label(vocab, record.predictions[t]))!r}, "
+            f"loss {loss_text(float(record.loss[t]))}\n"
             f"offset t − j = {d}{where}\n{what}"
         )
 

@@ -1,0 +1,144 @@
+"""A session's hidden-state dynamics: its checkpoints, read one at a time, replayed over a probe text and embedded.
+
+The one place the CLI (`rnnbow dynamics`), the Dynamics view and the comparison get them from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis.hidden_dynamics import HiddenDynamics, embed_dynamics
+from ..analysis.hidden_trace import MULTIWAY_SAMPLES, MULTIWAY_STEPS, HiddenTrace, build_trace, check_state
+from ..analysis.probe import default_probe
+from ..analysis.replay import encode
+from ..core.errors import ConfigError, RnnbowError
+from ..core.records import Checkpoint
+from .reader import Session
+
+Progress = Callable[[float, str], None]
+
+MAX_PROBE_CHARACTERS = 20_000  # the trace holds checkpoints × units × characters numbers
+TRACE_SHARE = 0.3  # of the progress bar: replaying the checkpoints; the embedding takes the rest
+
+
+class SessionCheckpoints(Sequence[Checkpoint]):
+    """Some checkpoints of a session, read from the file only when asked for (one holds all parameters)."""
+
+    def __init__(self, session: Session, indices: np.ndarray):
+        self.session = session
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i):  # an index, not a slice: build_trace reads one at a time
+        return self.session.checkpoint(int(self.indices[i]))
+
+
+def select_checkpoints(batches: np.ndarray, first: int | None = None, last: int | None = None) -> np.ndarray:
+    """Indices of the checkpoints taken at batches first … last (both included; None: no bound)."""
+    batches = np.asarray(batches)
+    keep = np.ones(len(batches), dtype=bool)
+    if first is not None:
+        keep &= batches >= first
+    if last is not None:
+        keep &= batches <= last
+    return np.flatnonzero(keep)
+
+
+def no_dynamics_reason(session: Session, count: int | None = None) -> str | None:
+    """Why the session (or `count` of its checkpoints) cannot show dynamics, in one line; None if it can."""
+    if not session.info.has_model:
+        return "recorded from an external PyTorch model, which RNNbow cannot replay"
+    n = session.n_checkpoints if count is None else count
+    if n >= 2:
+        return None
+    every = session.info.config.checkpoint_every
+    if every == 0:
+        return "no checkpoints: it was trained with checkpoint_every = 0 (train with --checkpoint-every N to record them)"
+    have = "no checkpoint yet" if n == 0 else "only 1 checkpoint"
+    return f"{have}: the dynamics need at least 2, and this session takes one every {every:,} batches"
+
+
+def probe_ids(session: Session, text: str | None = None) -> np.ndarray:
+    """Token ids (T,) of the probe: `text`, or the default probe of the session's corpus (analysis.probe)."""
+    probe = default_probe(session.corpus().text) if text is None else text
+    if not probe:
+        raise ConfigError("the probe text is empty")
+    if len(probe) > MAX_PROBE_CHARACTERS:
+        raise ConfigError(f"the probe text has {len(probe):,} characters; use at most {MAX_PROBE_CHARACTERS:,}")
+    return encode(probe, session.info.vocab)
+
+
+def read_hidden_trace(
+    session: Session,
+    text: str | None = None,
+    first: int | None = None,
+    last: int | None = None,
+    state: str = "h",
+    multiway: bool = False,
+    steps: int | None = None,
+    samples: int = MULTIWAY_SAMPLES,
+    reuse: HiddenTrace | None = None,
+    progress: Progress | None = None,
+) -> HiddenTrace:
+    """Replay the session's checkpoints taken at batches first … last over the probe text (see build_trace).
+
+    steps (multiway) defaults to the session's sequence length, at most MULTIWAY_STEPS.
+    Raises RnnbowError when fewer than 2 checkpoints are chosen, saying why.
+    """
+    cfg = session.info.config
+    check_state(cfg.cell, state)
+    batches = session.checkpoint_batches()
+    reason = no_dynamics_reason(session, len(batches))
+    if reason is not None:
+        raise RnnbowError(f"{session.path}: {reason}")
+    indices = select_checkpoints(batches, first, last)
+    if len(indices) < 2:
+        span = f"{'the start' if first is None else f'batch {first:,}'} to {'the end' if last is None else f'batch {last:,}'}"
+        raise RnnbowError(
+            f"{session.path}: {len(indices)} checkpoint(s) from {span}; the dynamics need at least 2 "
+            f"(checkpoints were taken at batches {batches[0]:,} to {batches[-1]:,}, every {cfg.checkpoint_every:,})"
+        )
+    ids = probe_ids(session, text)
+    steps = min(MULTIWAY_STEPS, cfg.seq_length) if steps is None else steps
+    return build_trace(cfg.cell, SessionCheckpoints(session, indices), ids, state, multiway, steps, samples,
+                       reuse=reuse, progress=progress)
+
+
+def session_dynamics(
+    session: Session,
+    text: str | None = None,
+    first: int | None = None,
+    last: int | None = None,
+    state: str = "h",
+    multiway: bool = False,
+    interslice_knn: int | None = None,
+    steps: int | None = None,
+    samples: int = MULTIWAY_SAMPLES,
+    reuse: HiddenTrace | None = None,
+    progress: Progress | None = None,
+) -> tuple[HiddenTrace, HiddenDynamics]:
+    """The trace (read_hidden_trace) and its embedding with curves (embed_dynamics; interslice_knn None:
+    max(2, checkpoints // 4)). progress(fraction, text); raising `Cancelled` from it stops the work."""
+    report: Progress = progress if progress is not None else (lambda fraction, text: None)
+    trace = read_hidden_trace(session, text, first, last, state, multiway, steps, samples, reuse,
+                              lambda f, t: report(TRACE_SHARE * f, t))
+    dynamics = embed_dynamics(trace, interslice_knn, progress=lambda f, t: report(TRACE_SHARE + (1 - TRACE_SHARE) * f, t))
+    return trace, dynamics
+
+
+def read_probe_file(path) -> str:
+    """The text of a probe file (UTF-8), or a one-line RnnbowError saying why it cannot be used."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RnnbowError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise RnnbowError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise RnnbowError(f"{path}: cannot be read ({exc.strerror or exc})") from None
