@@ -6,7 +6,7 @@
 
 Every configuration runs in a fresh process (so one's buffers do not hide another's peak) and
 reports, for `batch_gradients(..., itemize=True)` with every recorded quantity:
-  - time per batch, against the same cell's plain summed BPTT (`itemize=False`) measured in the
+  - CPU time per batch (the least of several; CPU rather than wall time, as the machines are shared), against the same cell's plain summed BPTT (`itemize=False`) measured in the
     same process, and the growth of the time from one n to the next (as an exponent of n);
   - peak memory: numpy's allocations during one batch (tracemalloc), and the process's peak
     resident size (ru_maxrss) minus its size before the first batch.
@@ -71,9 +71,9 @@ def measure_one(cell_name: str, H: int, n: int, seconds: float) -> dict:
         spent = 0.0
         calls = 0
         while calls < 3 or spent < seconds:
-            start = time.perf_counter()
+            start = time.process_time()
             run(itemize)
-            took = time.perf_counter() - start
+            took = time.process_time() - start
             best = min(best, took)
             spent += took
             calls += 1
@@ -92,6 +92,14 @@ def in_subprocess(cell: str, H: int, n: int, seconds: float) -> dict:
         check=True, capture_output=True, text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "?"
 
 
 def _ms(seconds: float) -> str:
@@ -122,10 +130,10 @@ def main() -> None:
         if not args.quick:
             grid += [(c, 256, 512) for c in ("lstm", "gru")]
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}, "
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, "
           f"Python {platform.python_version()}, numpy {np.__version__}, "
           f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
-    print("one recorded batch, batch_gradients(itemize=True), each configuration in a fresh process\n")
+    print("one recorded batch, batch_gradients(itemize=True), each configuration in a fresh process; CPU time\n")
     header = (f"{'cell':5} {'H':>4} {'n':>4} {'itemized ms':>12} {'plain ms':>9} {'ratio':>6} "
               f"{'growth':>7} {'numpy peak MB':>14} {'RSS growth MB':>14}")
     print(header)

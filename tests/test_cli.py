@@ -37,7 +37,7 @@ def test_train_then_info(tmp_path, corpus_file):
     info = rnnbow("info", out_file, "--json")
     assert info.returncode == 0
     summary = json.loads(info.stdout)
-    assert summary["format_version"] == 1 and summary["cell"] == "rnn"
+    assert summary["format_version"] == 2 and summary["cell"] == "rnn"
     assert summary["records"] == 10 and summary["batches_trained"] == 30
     assert summary["checkpoints"] == 1 and summary["corpus"]["name"] == "loop.c"
     text = rnnbow("info", out_file)

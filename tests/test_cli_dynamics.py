@@ -156,6 +156,13 @@ def test_select_checkpoints_by_batch():
     np.testing.assert_array_equal(select_checkpoints(batches, 100, 200), [1, 2])  # both ends included
     np.testing.assert_array_equal(select_checkpoints(batches, 150), [2, 3])
     np.testing.assert_array_equal(select_checkpoints(batches, None, 99), [0])
+    # At most `limit`: every k-th and the last, k as small as fits; as the session grows they stay put.
+    hundred = select_checkpoints(np.arange(100), limit=40)
+    np.testing.assert_array_equal(hundred, [*range(0, 100, 3)])  # k = ⌈99 / 39⌉ = 3, and 99 is a multiple
+    grown = select_checkpoints(np.arange(101), limit=40)
+    np.testing.assert_array_equal(grown, [*range(0, 100, 3), 100])
+    assert len(select_checkpoints(np.arange(612), limit=40)) <= 40
+    np.testing.assert_array_equal(select_checkpoints(np.arange(30), limit=40), np.arange(30))
 
 
 def test_ctrl_c_cancels_cleanly(tmp_path):
@@ -168,3 +175,22 @@ def test_ctrl_c_cancels_cleanly(tmp_path):
     assert stderr.strip().splitlines()[-1] == "rnnbow: cancelled; nothing written"
     assert "Traceback" not in stderr and stdout == ""
     assert not npz.exists()
+
+
+def test_read_trace_inputs_reads_only_what_a_reused_trace_lacks(sessions):
+    from rnnbow_desktop.analysis.hidden_trace import build_trace
+    from rnnbow_desktop.storage.session_dynamics import read_trace_inputs
+
+    with Session(sessions["lstm"]) as session:
+        first = read_trace_inputs(session, max_checkpoints=6)
+        assert [c.batch for c in first.checkpoints] == [0, 15, 30, 45, 55]  # every 3rd of 12, and the last
+        assert all(c.params for c in first.checkpoints) and first.checkpoint_count == 12
+        earlier = build_trace(first.cell, first.checkpoints[:3], first.ids)  # batches 0, 15, 30
+        again = read_trace_inputs(session, max_checkpoints=6, reuse=earlier)
+        assert [bool(c.params) for c in again.checkpoints] == [False, False, False, True, True]
+        trace = build_trace(again.cell, again.checkpoints, again.ids, reuse=earlier)
+        np.testing.assert_array_equal(trace.trace[:3], earlier.trace)
+        np.testing.assert_allclose(trace.trace, build_trace(first.cell, first.checkpoints, first.ids).trace)
+        # A trace of another state is no use: everything is read.
+        other = read_trace_inputs(session, state="c", max_checkpoints=6, reuse=earlier)
+        assert all(c.params for c in other.checkpoints)

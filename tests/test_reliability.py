@@ -676,8 +676,9 @@ def test_truncated_file_is_read_as_far_as_it_goes_or_refused(good_session, tmp_p
                 read()
             except SessionFormatError as exc:
                 assert str(exc).startswith(f"{path}: ")
-    if fraction == 0.999:  # only unused space was cut
-        assert assert_consistent(path)["records"] == 60
+    if fraction == 0.999:  # only the end was cut: the header and the commit columns are whole
+        with Session(path) as s:  # (the compressed chunks written last, at close, may be cut: checked above)
+            assert s.n_records == 60 and s.batches_trained == 60
     info = rnnbow("info", path)
     assert info.returncode in (0, 1)
     if info.returncode == 1:
@@ -749,11 +750,11 @@ def test_hard_link_cycles_do_not_make_the_reader_loop(good_session, tmp_path):
 def test_values_outside_the_vocabulary_are_refused_when_read(good_session, tmp_path):
     path = _copy(good_session, tmp_path)
     with h5py.File(path, "r+") as f:
-        f["records/inputs"][5, 0] = 10**6
+        f["records/predictions"][5, 0] = 10**6
         f["corpus"][3] = 250
     with Session(path) as s:
         s.record(4)
-        with pytest.raises(SessionFormatError, match="record 5 holds inputs outside the vocabulary"):
+        with pytest.raises(SessionFormatError, match="record 5 holds predictions outside the vocabulary"):
             s.record(5)
         with pytest.raises(SessionFormatError, match="corpus holds ids outside the vocabulary"):
             s.corpus()

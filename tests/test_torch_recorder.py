@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import socket
 import weakref
 
@@ -21,7 +22,7 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from rnnbow_desktop.core.errors import ConfigError, SessionWriteError, TrainingDiverged  # noqa: E402
+from rnnbow_desktop.core.errors import ConfigError, SessionFormatError, SessionWriteError, TrainingDiverged  # noqa: E402
 from rnnbow_desktop.core.labels import IdLabels  # noqa: E402
 from rnnbow_desktop.storage.reader import Session  # noqa: E402
 from rnnbow_desktop.torch import Recorder  # noqa: E402
@@ -241,6 +242,23 @@ def test_tokens_in_sequence_first_layout(tmp_path):
         np.testing.assert_array_equal(s.record(0).predictions, logits.argmax(-1)[0].numpy())
 
 
+def test_an_unbatched_real_valued_series(tmp_path):
+    """A time series: real-valued inputs, one sequence without a batch axis, a squared error per step."""
+    torch.manual_seed(0)
+    gru, head = nn.GRU(3, 5, num_layers=2), nn.Linear(5, 1)
+    series = torch.randn(10, 3)
+    with Recorder(gru, tmp_path / "s.h5", reduction="sum") as rec:
+        out, _ = gru(series[:-1])  # (9, 5): unbatched
+        losses = (head(out)[:, 0] - series[1:, 0]) ** 2  # (9,)
+        assert rec.record(losses)
+        expected = float(losses.detach().sum())
+    with Session(tmp_path / "s.h5") as s:
+        assert s.info.config.seq_length == 9 and s.training_loss()[0] == pytest.approx(expected, rel=1e-6)
+        record = s.record(0, layer=1)
+        assert record.itemized.shape == (9, 9) and (record.targets == -1).all()
+        np.testing.assert_allclose(record.loss, losses.detach().numpy(), rtol=1e-6)
+
+
 # -- mistakes ------------------------------------------------------------------------------------------------
 def test_modules_it_cannot_itemize_are_refused_at_construction(tmp_path):
     for module, words in ((nn.LSTM(3, 4, bidirectional=True), "bidirectional"), (nn.LSTM(3, 4, proj_size=2), "proj_size"),
@@ -382,3 +400,46 @@ def test_cuda_records_match_the_cpu(tmp_path):
             results.append(s.layered_record(1))
             assert s.info.module.device.startswith(device)
     np.testing.assert_allclose(results[1].itemized, results[0].itemized, rtol=1e-6, atol=1e-9)
+
+
+# -- a damaged or hostile file ------------------------------------------------------------------------------
+def _damage_module(f):
+    f.attrs["module"] = "{not json"
+
+
+def _damage_layers(f):
+    f.attrs["layers"] = 3
+
+
+def _damage_layer_axis(f):
+    shape = f["records/horizon"].shape
+    del f["records/horizon"]
+    f.create_dataset("records/horizon", data=np.zeros((shape[0], 5), dtype=np.int32), maxshape=(None, 5))
+
+
+def _damage_version(f):
+    f.attrs["format_version"] = 1
+
+
+def _damage_tokens(f):
+    f["records/targets"][0, 0] = 999
+
+
+@pytest.mark.parametrize("damage,words", [
+    (_damage_module, "session header is invalid (the module description is not JSON)"),
+    (_damage_layers, "does not match"),
+    (_damage_layer_axis, "records/horizon has shape"),
+    (_damage_version, "which format 1 does not have"),
+    (_damage_tokens, "outside the vocabulary"),
+])
+def test_a_damaged_torch_session_is_one_line_error(tmp_path, damage, words):
+    torch.manual_seed(0)
+    model = WordModel()
+    path = tmp_path / "s.h5"
+    with Recorder(model.rnn, path, vocab=WORDS) as rec:
+        train(model, batches(2), rec)
+    with h5py.File(path, "r+") as f:
+        damage(f)
+    with pytest.raises(SessionFormatError, match=re.escape(words)):
+        with Session(path, check=False) as s:
+            s.record(0)

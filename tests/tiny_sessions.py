@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from rnnbow_desktop.core.config import TrainConfig
@@ -15,8 +17,19 @@ TINY_SETTINGS = dict(hidden_size=8, seq_length=10, checkpoint_every=0, sample_ev
 
 def train_session(path: Path, batches: int, text: str = TINY_TEXT, name: str = "tiny", **settings) -> Path:
     """Train `batches` batches on `text` into the session file `path` with TINY_SETTINGS changed by `settings`."""
+    with growing_session(path, batches, text, name, **settings):
+        pass
+    return path
+
+
+@contextlib.contextmanager
+def growing_session(path: Path, batches: int, text: str = TINY_TEXT, name: str = "tiny",
+                    **settings) -> Iterator[TrainingRun]:
+    """A session still being written: `batches` batches trained into `path` and flushed, then the run, to train
+    on while a reader follows the file; closed (complete) at the end of the `with` block."""
     config = TrainConfig(**(TINY_SETTINGS | settings))
     with TrainingRun(Corpus(name, text), config, path) as run:
         for _ in range(batches):
             run.step()
-    return path
+        run.writer.flush()
+        yield run

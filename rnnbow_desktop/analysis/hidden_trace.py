@@ -100,6 +100,19 @@ def multiway_slice(cell_name: str, checkpoint: Checkpoint, ids: np.ndarray, star
     return np.stack(windows, axis=-1)  # (S, H, K)
 
 
+def reusable_slices(reuse: HiddenTrace | None, state: str, ids: np.ndarray, starts: np.ndarray | None = None,
+                    steps: int = MULTIWAY_STEPS) -> dict[int, np.ndarray]:
+    """The slices of `reuse` by checkpoint batch, if it traced the same state over the same probe in the same
+    form (`starts` None: the checkpoint form; else the multiway windows and their `steps`); else {}."""
+    if reuse is None or reuse.state != state or not np.array_equal(reuse.ids, ids):
+        return {}
+    if starts is None:
+        same_form = reuse.starts is None
+    else:
+        same_form = reuse.starts is not None and reuse.steps == steps and np.array_equal(reuse.starts, starts)
+    return {int(batch): values for batch, values in zip(reuse.checkpoints, reuse.trace)} if same_form else {}
+
+
 def build_trace(
     cell_name: str,
     checkpoints: Sequence[Checkpoint],
@@ -126,12 +139,7 @@ def build_trace(
     if len(checkpoints) == 0:
         raise ConfigError("there are no checkpoints to replay")
     starts = sample_starts(len(ids), steps, samples) if multiway else None
-    known: dict[int, np.ndarray] = {}
-    if reuse is not None and reuse.state == state and np.array_equal(reuse.ids, ids) and (
-        (starts is None and reuse.starts is None)
-        or (starts is not None and reuse.starts is not None and reuse.steps == steps and np.array_equal(reuse.starts, starts))
-    ):
-        known = {int(batch): values for batch, values in zip(reuse.checkpoints, reuse.trace)}
+    known = reusable_slices(reuse, state, ids, starts, steps)
 
     slices, batches = [], []
     total = len(checkpoints)

@@ -63,15 +63,16 @@ def record_blocks(first: np.ndarray, batch: np.ndarray, values: Mapping[str, np.
 
 
 def concat_blocks(parts: Sequence[Blocks], series: Sequence[str] = SERIES) -> Blocks:
+    """Blocks one after another, keeping the statistics of `series` (which every part must have)."""
     parts = [p for p in parts if len(p)]
     if not parts:
         return empty_blocks(series)
-    if len(parts) == 1:
+    if len(parts) == 1 and set(parts[0].stats) == set(series):
         return parts[0]
     return Blocks(
         np.concatenate([p.first for p in parts]), np.concatenate([p.count for p in parts]),
         np.concatenate([p.batch for p in parts]),
-        {name: np.concatenate([p.stats[name] for p in parts]) for name in parts[0].stats},
+        {name: np.concatenate([p.stats[name] for p in parts]) for name in series},
     )
 
 
@@ -89,8 +90,11 @@ def combine(blocks: Blocks, factor: int) -> tuple[Blocks, Blocks]:
         stats[name] = np.stack([g[:, :, 0].min(axis=1, initial=np.inf), g[:, :, 1].max(axis=1, initial=-np.inf), mean],
                                axis=1)
     batch = np.stack([blocks.batch[:used:factor, 0], blocks.batch[factor - 1:used:factor, 1]], axis=1)
-    merged = Blocks(blocks.first[:used:factor], total.astype(np.int64), batch, stats)
-    return merged, blocks.take(used, len(blocks))
+    # Copies, not views: a view of the (large) input would keep all of it alive as long as the summary.
+    merged = Blocks(blocks.first[:used:factor].copy(), total.astype(np.int64), batch, stats)
+    rest = blocks.take(used, len(blocks))
+    return merged, Blocks(rest.first.copy(), rest.count.copy(), rest.batch.copy(),
+                          {name: v.copy() for name, v in rest.stats.items()})
 
 
 class SummaryBuilder:
@@ -173,23 +177,27 @@ class MemorySummary:
 
 
 def envelope(levels: SummaryLevels, read_records: RecordReader, start: int, stop: int, max_blocks: int,
-             raw_limit: int = 16384) -> Blocks:
+             raw_limit: int = 16384, series: Sequence[str] | None = None) -> Blocks:
     """Records start:stop as at least ~`max_blocks` blocks (fewer only where there are fewer records).
 
-    Ranges of up to `raw_limit` records come as the records themselves; longer ones from the coarsest
-    level that gives at least `max_blocks` blocks, with the ragged ends (and any part the summary does
-    not cover yet) from finer levels. Where no level covers a long stretch (a summary still being
-    built), that stretch is sampled: every k-th record, at most `raw_limit` of them.
+    Ranges of up to `raw_limit` records, or too short for the finest level to give `max_blocks` blocks,
+    come as the records themselves; longer ones from the coarsest level that gives at least `max_blocks`
+    blocks, with the ragged ends (and any part the summary does not cover yet) from finer levels. Where no level covers a long stretch (a summary still being
+    built), that stretch is sampled: every k-th record, `raw_limit` to twice as many of them. The blocks keep
+    `series` (default: all the levels have; `read_records` must give them too).
     """
+    series = tuple(levels.series if series is None else series)
+    raw_limit = max(raw_limit, max_blocks)  # a sampled stretch, too, has at least max_blocks records
     if stop <= start:
-        return empty_blocks(levels.series)
-    if stop - start <= raw_limit:
+        return empty_blocks(series)
+    finest = levels.sizes[0] if levels.sizes else 1
+    if stop - start <= max(raw_limit, max_blocks * finest - 1):
         return read_records(start, stop, 1)
-    level = 0
+    level = 0 if levels.sizes else -1
     for k, size in enumerate(levels.sizes):
         if (stop - start) // size >= max_blocks:
             level = k
-    return concat_blocks(_cover(levels, read_records, start, stop, level, raw_limit), levels.series)
+    return concat_blocks(_cover(levels, read_records, start, stop, level, raw_limit), series)
 
 
 def _cover(levels: SummaryLevels, read_records: RecordReader, start: int, stop: int, level: int,
@@ -197,7 +205,7 @@ def _cover(levels: SummaryLevels, read_records: RecordReader, start: int, stop: 
     if stop <= start:
         return []
     if level < 0:
-        step = max(1, -(-(stop - start) // raw_limit))
+        step = max(1, (stop - start) // raw_limit)  # from raw_limit to twice as many records
         return [read_records(start, stop, step)]
     size = levels.sizes[level]
     lo = -(-start // size)
@@ -212,13 +220,15 @@ def _cover(levels: SummaryLevels, read_records: RecordReader, start: int, stop: 
 
 
 def peak_path(blocks: Blocks, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of a line through each block's minimum and maximum at its batch span: what peak
-    downsampling draws, so every spike stays visible however many records a pixel holds."""
-    x = np.empty(2 * len(blocks))
-    y = np.empty(2 * len(blocks))
-    x[0::2] = blocks.batch[:, 0]
-    x[1::2] = blocks.batch[:, 1]
+    """(x, y) of a line through each block's minimum at its first batch and maximum at its last: what
+    peak downsampling draws, so every spike stays visible however many records a pixel holds. A
+    block of one record is one point."""
     stats = blocks.stats[name]
-    y[0::2] = stats[:, 0]
-    y[1::2] = stats[:, 1]
+    several = blocks.count > 1
+    points = np.where(several, 2, 1)
+    x = np.repeat(blocks.batch[:, 0], points).astype(np.float64)
+    y = np.repeat(stats[:, 0], points)
+    last = np.cumsum(points) - 1  # each block's last point
+    x[last[several]] = blocks.batch[several, 1]
+    y[last[several]] = stats[several, 1]
     return x, y

@@ -9,6 +9,7 @@ from typing import TypeVar
 import numpy as np
 
 LOSS_UNIT = "nats/char"
+TOKEN_LOSS_UNIT = "nats/token"  # a model recorded from PyTorch predicts tokens (words, sub-words), not characters
 
 SMOOTH_DECAY = 0.999
 # 1 − SMOOTH_DECAY, written out: in floating point 1 − 0.999 is not 0.001, and the step must stay
@@ -35,6 +36,7 @@ def per_character(loss: Loss, seq_length: int) -> Loss:
     return loss / seq_length
 
 
-def loss_text(loss_per_char: float) -> str:
-    """A per-character loss as every front end shows it, its unit named: "1.234 nats/char"."""
-    return f"{loss_per_char:.3f} {LOSS_UNIT}"
+def loss_text(loss_per_char: float, unit: str = LOSS_UNIT) -> str:
+    """A per-character (or, with `unit` TOKEN_LOSS_UNIT, per-token) loss as every front end shows it, its unit
+    named: "1.234 nats/char"."""
+    return f"{loss_per_char:.3f} {unit}"

@@ -35,7 +35,7 @@ class LossCurve(QWidget):
         self.plot.setMinimumHeight(120)
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "batch")
-        item.setLabel("left", f"smooth loss ({LOSS_UNIT})")
+        self.set_unit(LOSS_UNIT)
         item.setMenuEnabled(False)
         # Peak downsampling keeps spikes visible; no stepMode (it breaks with downsampling in 0.14).
         self.curve = item.plot(pen=pg.mkPen("#3060c0", width=1))
@@ -55,6 +55,10 @@ class LossCurve(QWidget):
     @property
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         return self._x[: self._n], self._y[: self._n]
+
+    def set_unit(self, unit: str) -> None:
+        """The unit of the smooth loss: LOSS_UNIT, or TOKEN_LOSS_UNIT for a model recorded from PyTorch."""
+        self.plot.getPlotItem().setLabel("left", f"smooth loss ({unit})")
 
     def clear(self) -> None:
         self._n = 0

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         controller = self.training_controller
         controller.runStarted.connect(self._show_live_run)
         controller.snapshotReceived.connect(self.follower.take_snapshot)
+        controller.snapshotReceived.connect(self.units.take_snapshot)
         controller.runFinished.connect(self._on_run_finished)
         self.picker.corpusChanged.connect(self._on_corpus_changed)
         self.picker.loadFailed.connect(self._on_corpus_failed)
@@ -309,12 +310,14 @@ class MainWindow(QMainWindow):
         self._set_store(store, run.path)
         self._store_is_live = True
         self.units.set_live(True)
+        self.dynamics.set_live(True)
         self.loss_curve.clear()
         self.samples.clear_samples()
         self.add_recent(run.path)
 
     def _on_run_finished(self) -> None:
         self.units.set_live(False)
+        self.dynamics.set_live(False)  # before its session handle is replaced below
         self.follower.reattach_session()
         self.follower.draw_everything()
 
@@ -387,7 +390,8 @@ class MainWindow(QMainWindow):
         self.follower.new_store(store)
         self.views.set_store(store)
         self.samples.set_available(store.has_model)
-        self.dynamics.set_session(self.session_path, store.config.cell)
+        self.loss_curve.set_unit(store.loss_unit)
+        self.dynamics.set_store(store)
         self.units.set_session(self.session_path, store)
         self.findings_panel.set_store(store)
         self.findings_tracker.follow(store)
@@ -437,6 +441,7 @@ class MainWindow(QMainWindow):
         store, path, status = self.store, self.session_path, self.status
         status.cell = store.model_name if store is not None else None
         status.seq_length = store.config.seq_length if store is not None else None
+        status.loss_unit = store.loss_unit if store is not None else status.loss_unit
         if self.training:
             status.show_training(self.panel.state, self.last_snapshot, len(store) if store is not None else 0, path)
         elif self.training_controller.start_when_loaded:

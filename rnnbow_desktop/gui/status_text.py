@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-from ..core.loss_smoothing import loss_text, per_character
+from ..core.loss_smoothing import LOSS_UNIT, loss_text, per_character
 from .training_panel import PAUSED, RUNNING, STOPPING
 from .worker import TrainingSnapshot
 
@@ -27,6 +27,7 @@ class TrainingStatus:
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.cell: str | None = None  # the shown session's cell, named after its file
         self.seq_length: int | None = None  # the shown session's: its smooth loss is summed over that many characters
+        self.loss_unit = LOSS_UNIT  # per character, or per token for a model recorded from PyTorch
         for label in (self.state, self.batch, self.rate, self.loss, self.records):
             bar.addPermanentWidget(label)
         bar.addPermanentWidget(self.path, 1)
@@ -41,7 +42,7 @@ class TrainingStatus:
         if loss is None or not math.isfinite(loss) or self.seq_length is None:
             self.loss.setText("")
         else:
-            self.loss.setText(f"smooth loss {loss_text(per_character(loss, self.seq_length))}")
+            self.loss.setText(f"smooth loss {loss_text(per_character(loss, self.seq_length), self.loss_unit)}")
         self.records.setText("" if records is None else f"{records:,} records")
         named = "" if path is None else str(path) + (f" ({self.cell})" if self.cell else "")
         self.path.setText(named)

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from ..core.errors import RnnbowError, SessionWriteError, TrainingDiverged
-from ..core.records import BatchRecord, Sample, StepResult
+from ..core.records import BatchRecord, Checkpoint, Sample, StepResult
 from ..storage.run import ChildError, TrainingProcess, TrainingRun
 
 # At ~700 batches/s one signal per batch would swamp the GUI's event queue; 30 ms keeps the
@@ -44,6 +44,9 @@ class TrainingSnapshot:
     n_records: int  # records written so far
     chars_per_second: float
     paused: bool
+    # New since the previous snapshot. The Units view replays them from here: while another process writes
+    # the file, a second reader in this process does not see new checkpoints (see gui/units/worker.py).
+    checkpoints: tuple[Checkpoint, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class TrainingWorker(QThread):
     def _reset_pending(self) -> None:
         self._records: list[BatchRecord] = []
         self._samples: list[Sample] = []
+        self._checkpoints: list[Checkpoint] = []
         self._loss_batches: list[int] = []
         self._losses: list[float] = []
 
@@ -147,6 +151,7 @@ class TrainingWorker(QThread):
             n_records=self._run.records,
             chars_per_second=rate,
             paused=paused,
+            checkpoints=tuple(self._checkpoints),
         ))
         self._reset_pending()
 
@@ -196,6 +201,8 @@ class TrainingWorker(QThread):
             self._records.append(result.record)
         if result.sample is not None:
             self._samples.append(result.sample)
+        if result.checkpoint is not None:
+            self._checkpoints.append(result.checkpoint)
 
     def _settle(self) -> None:
         for result in self._run.settle():

@@ -18,7 +18,6 @@ from ..core.config import TrainConfig
 from ..core.errors import ConfigError
 from ..core.labels import IdLabels
 from ..core.version import __version__
-from .h5io import H5_ERRORS, reraise_own_bugs
 from .schema import FORMAT, FORMAT_VERSION, MODULE_CHECKPOINTS, fill_value, layered_record_fields
 from .writer import SessionWriter, append_rows, growable, session_environment
 
@@ -199,15 +198,3 @@ class ModuleSessionWriter(SessionWriter):
             self.file.flush()
             self._module_rows, self._module_pending = start + len(pending), []
 
-
-def read_labels(f: h5py.File) -> Sequence[str] | None:
-    """The `labels` dataset of a version-2 session as a tuple of str, or None if it has none."""
-    if "labels" not in f:
-        return None
-    ds = f["labels"]
-    try:
-        values = ds[()]
-    except H5_ERRORS as exc:
-        reraise_own_bugs(exc)
-        raise
-    return tuple(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values)

@@ -72,16 +72,17 @@ class SummaryWriter:
             self._rows[level] += len(new)
 
 
-def read_records(session, layer: int = 0) -> Callable[[int, int, int], Blocks]:
-    """A reader of records start:stop:step as blocks of one, from the session's columns."""
+def read_records(session, layer: int = 0, series: Sequence[str] = SERIES) -> Callable[[int, int, int], Blocks]:
+    """A reader of records start:stop:step of `series` as blocks of one, from the session's columns."""
 
     def read(start: int, stop: int, step: int) -> Blocks:
         batch = session.column("batch", start, stop, step)
-        values = {
-            "max_gradient": session.column("max_gradient", start, stop, step, layer=layer),
-            "horizon": session.column("horizon", start, stop, step, layer=layer),
-            "loss_per_char": session.column("loss", start, stop, step).astype(np.float32).mean(axis=1, dtype=np.float64),
-        }
+        values = {}
+        for name in series:
+            if name == "loss_per_char":
+                values[name] = session.column("loss", start, stop, step).astype(np.float32).mean(axis=1, dtype=np.float64)
+            else:
+                values[name] = session.column(name, start, stop, step, layer=layer)
         first = start + step * np.arange(len(batch), dtype=np.int64)
         return record_blocks(first, batch, values)
 
@@ -89,17 +90,19 @@ def read_records(session, layer: int = 0) -> Callable[[int, int, int], Blocks]:
 
 
 def rebuild_summary(session, progress: Callable[[float, str], None] | None = None, layer: int = 0,
-                    summary: MemorySummary | None = None, stop: int | None = None) -> MemorySummary:
-    """The summary of a session's records (or of those from `summary.records` on, added to `summary`),
-    read REBUILD_BLOCK records at a time. `progress(fraction, text)` may raise Cancelled to stop."""
-    summary = summary if summary is not None else MemorySummary()
+                    series: Sequence[str] = SERIES, summary: MemorySummary | None = None,
+                    stop: int | None = None) -> MemorySummary:
+    """The summary of `series` over a session's records up to `stop` (or of those from `summary.records`
+    on, added to `summary`), read REBUILD_BLOCK records at a time. `progress(fraction, text)` may raise
+    Cancelled to stop."""
+    summary = summary if summary is not None else MemorySummary(series=series)
     stop = session.n_records if stop is None else stop
     start = summary.records
-    read = read_records(session, layer)
+    read = read_records(session, layer, summary.series)
     for lo in range(start, stop, REBUILD_BLOCK):
         hi = min(stop, lo + REBUILD_BLOCK)
         blocks = read(lo, hi, 1)
-        summary.extend(blocks.batch[:, 0], {name: blocks.stats[name][:, 2] for name in SERIES})
+        summary.extend(blocks.batch[:, 0], {name: blocks.stats[name][:, 2] for name in summary.series})
         if progress is not None:
             progress((hi - start) / max(1, stop - start), f"summarised {hi:,} of {stop:,} records")
     return summary

@@ -8,14 +8,13 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
-from tiny_sessions import train_session
-from rnnbow_desktop.core.config import TrainConfig
-from rnnbow_desktop.core.corpus import Corpus
+from tiny_sessions import growing_session, train_session
 from rnnbow_desktop.gui.compare.window import CompareWindow
 from rnnbow_desktop.gui.dynamics.view import DynamicsView
 from rnnbow_desktop.gui.selection import UnitChoice
+from rnnbow_desktop.storage import reader
 from rnnbow_desktop.storage.reader import Session
-from rnnbow_desktop.storage.run import TrainingRun
+from rnnbow_desktop.storage.record_store import RecordStore
 from rnnbow_desktop.storage.session_dynamics import session_dynamics
 
 TEXT = "if (x) { y = x->next; }\n\telse { y = 0; return buf[n]; }\n" * 60
@@ -42,6 +41,20 @@ def view(shown, selection):
     v = shown(DynamicsView(selection), (900, 500))
     yield v
     v.shutdown()
+
+
+@pytest.fixture
+def opened():
+    """Factory: a RecordStore over a session file, as the window opens one; closed after the test."""
+    stores = []
+
+    def open_store(path) -> RecordStore:
+        stores.append(RecordStore.open(path))
+        return stores[-1]
+
+    yield open_store
+    for store in stores:
+        store.close()
 
 
 def drawn_points(item) -> int:
@@ -71,8 +84,11 @@ def isolated_point(view) -> tuple[int, int]:
     return divmod(best, d.embedding.shape[1])
 
 
-def test_computes_off_the_gui_thread_and_draws_scatter_and_curves(qtbot, view, sessions):
-    view.set_session(sessions["lstm"], "lstm")
+def test_computes_off_the_gui_thread_and_draws_scatter_and_curves(qtbot, view, sessions, opened, monkeypatch):
+    handles = []
+    monkeypatch.setattr(reader.Session, "__init__", lambda self, *a, _init=reader.Session.__init__, **k:
+                        (handles.append(a), _init(self, *a, **k))[1])
+    view.set_store(opened(sessions["lstm"]))
     assert view.busy  # started at once for a visible view, in a thread
     computed(qtbot, view)
     d = view.dynamics
@@ -88,13 +104,15 @@ def test_computes_off_the_gui_thread_and_draws_scatter_and_curves(qtbot, view, s
     with Session(sessions["lstm"]) as session:
         _, direct = session_dynamics(session)
     np.testing.assert_allclose(direct.embedding, d.embedding)
+    # The view read through the store's own handle: a second one in this process would read a growing file stale.
+    assert len(handles) == 2  # the store's, and the one opened just above for the comparison
     assert "12 checkpoints" in view.status.text() and "interslice_knn 3" in view.status.text()
     assert view.state_combo.isVisible()  # an LSTM has a cell state to choose
     assert not view.progress.isVisible()
 
 
-def test_hover_names_the_point_and_click_selects_unit_and_checkpoint(qtbot, view, sessions, selection):
-    view.set_session(sessions["lstm"], "lstm")
+def test_hover_names_the_point_and_click_selects_unit_and_checkpoint(qtbot, view, sessions, selection, opened):
+    view.set_store(opened(sessions["lstm"]))
     computed(qtbot, view)
     qtbot.wait(50)
     checkpoint, point = isolated_point(view)
@@ -118,8 +136,8 @@ def test_hover_names_the_point_and_click_selects_unit_and_checkpoint(qtbot, view
     qtbot.waitUntil(lambda: view.scatter.hovered is None, timeout=2000)
 
 
-def test_a_unit_selected_elsewhere_highlights_its_trajectory(qtbot, view, sessions, selection):
-    view.set_session(sessions["gru"], "gru")
+def test_a_unit_selected_elsewhere_highlights_its_trajectory(qtbot, view, sessions, selection, opened):
+    view.set_store(opened(sessions["gru"]))
     computed(qtbot, view)
     assert not view.state_combo.isVisible()  # a GRU has only h
     selection.set_unit(UnitChoice("h", 5))
@@ -133,8 +151,8 @@ def test_a_unit_selected_elsewhere_highlights_its_trajectory(qtbot, view, sessio
     assert view.scatter.color_by == "unit" and "one colour per unit" in view.scatter.key.text()
 
 
-def test_cell_state_is_computed_on_request(qtbot, view, sessions):
-    view.set_session(sessions["lstm"], "lstm")
+def test_cell_state_is_computed_on_request(qtbot, view, sessions, opened):
+    view.set_store(opened(sessions["lstm"]))
     computed(qtbot, view)
     h = view.dynamics
     view.state_combo.setCurrentIndex(view.state_combo.findData("c"))
@@ -142,18 +160,17 @@ def test_cell_state_is_computed_on_request(qtbot, view, sessions):
     assert not np.allclose(view.dynamics.embedding, h.embedding)
 
 
-def test_a_session_without_checkpoints_says_so(qtbot, view, sessions):
-    view.set_session(sessions["none"], None)
-    qtbot.waitUntil(lambda: "no checkpoints" in view.status.text(), timeout=WAIT_MS)
-    assert view.dynamics is None and "checkpoint_every = 0" in view.status.text()
-    assert view.settled  # a complete file: nothing left to wait for
-    qtbot.waitUntil(lambda: not view.busy, timeout=WAIT_MS)
+def test_a_session_without_checkpoints_says_so(qtbot, view, sessions, opened):
+    view.set_store(opened(sessions["none"]))
+    assert "no checkpoints" in view.status.text() and "checkpoint_every = 0" in view.status.text()
+    assert view.dynamics is None and not view.busy  # said at once, on the GUI thread: no job started
+    assert "checked again" not in view.status.text()  # a complete file will not grow
 
 
-def test_a_hidden_view_does_no_work(qtbot, selection, sessions):
+def test_a_hidden_view_does_no_work(qtbot, selection, sessions, opened):
     v = DynamicsView(selection)
     qtbot.addWidget(v)
-    v.set_session(sessions["lstm"], "lstm")
+    v.set_store(opened(sessions["lstm"]))
     assert not v.busy
     v.show()
     qtbot.waitUntil(lambda: v.busy or v.dynamics is not None, timeout=2000)
@@ -161,17 +178,15 @@ def test_a_hidden_view_does_no_work(qtbot, selection, sessions):
     assert not v.busy
 
 
-def test_follows_a_live_session_as_it_adds_checkpoints(qtbot, view, tmp_path):
+def test_follows_a_live_session_as_it_adds_checkpoints(qtbot, view, tmp_path, opened):
     path = tmp_path / "live.h5"
-    config = TrainConfig(cell="rnn", hidden_size=8, seq_length=10, record_every=5, checkpoint_every=5, sample_every=0)
-    with TrainingRun(Corpus("loop", TEXT), config, path) as run:
-        for _ in range(20):
-            run.step()
-        run.writer.flush()
+    with growing_session(path, 20, TEXT, "loop", cell="rnn", record_every=5, checkpoint_every=5) as run:
         view.poll_timer.setInterval(100)
-        view.set_session(path, "rnn")
+        store = opened(path)
+        view.set_store(store)
+        view.set_live(True)  # as for the window's own training: the view refreshes the store's handle itself
         qtbot.waitUntil(lambda: view.dynamics is not None and not view.busy, timeout=WAIT_MS)
-        assert len(view.dynamics.checkpoints) == 4 and not view.settled
+        assert len(view.dynamics.checkpoints) == 4
         assert "updated as the session adds checkpoints" in view.status.text()
         first = view.trace
         for _ in range(20):
@@ -181,13 +196,14 @@ def test_follows_a_live_session_as_it_adds_checkpoints(qtbot, view, tmp_path):
                         timeout=WAIT_MS)
         # The old checkpoints' slices were kept, not replayed.
         np.testing.assert_array_equal(view.trace.trace[:4], first.trace)
-    qtbot.waitUntil(lambda: view.settled and not view.busy, timeout=WAIT_MS)  # complete now: polling ends
+        view.set_live(False)  # what the window does before it swaps the handle of a finished run
+    assert not view.busy
 
 
-def test_cancel_stops_the_work_and_waits_for_compute(qtbot, view, tmp_path):
+def test_cancel_stops_the_work_and_waits_for_compute(qtbot, view, tmp_path, opened):
     path = tmp_path / "big.h5"
     train(path, 200, cell="gru", hidden_size=48)  # 40 checkpoints: a few seconds of work
-    view.set_session(path, "gru")
+    view.set_store(opened(path))
     qtbot.waitUntil(lambda: view.busy and view.progress.value() > 0, timeout=WAIT_MS)
     view.cancel_button.click()
     qtbot.waitUntil(lambda: not view.busy, timeout=WAIT_MS)
@@ -200,12 +216,14 @@ def test_cancel_stops_the_work_and_waits_for_compute(qtbot, view, tmp_path):
     assert not view.busy
 
 
-def test_switching_sessions_mid_computation_shows_only_the_new_one(qtbot, view, sessions, tmp_path):
+def test_switching_sessions_mid_computation_shows_only_the_new_one(qtbot, view, sessions, tmp_path, opened):
     path = tmp_path / "big.h5"
     train(path, 200, cell="gru", hidden_size=48)
-    view.set_session(path, "gru")
+    big = opened(path)
+    view.set_store(big)
     qtbot.waitUntil(lambda: view.busy, timeout=WAIT_MS)
-    view.set_session(sessions["gru"], "gru")
+    view.set_store(opened(sessions["gru"]))
+    big.close()  # as the window closes the old store: the cancelled job no longer reads it
     computed(qtbot, view)
     assert view.dynamics.embedding.shape == (12, 8, 2)
     qtbot.waitUntil(lambda: not view._retiring, timeout=WAIT_MS)
@@ -220,7 +238,7 @@ def test_main_window_has_the_dock_and_follows_the_opened_session(qtbot, make_win
     dock.raise_()
     assert window.open_session(sessions["lstm"])
     qtbot.waitUntil(lambda: window.dynamics.dynamics is not None, timeout=WAIT_MS)
-    assert window.dynamics.handle.path == sessions["lstm"]
+    assert window.dynamics.store is window.store
     window.dynamics.scatter.pointClicked.emit((2, 3))
     assert window.selection.unit == UnitChoice("h", 3) and window.selection.checkpoint == 10
     window.close()

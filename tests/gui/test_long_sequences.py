@@ -60,7 +60,7 @@ def test_label_stride_leaves_room_for_each_glyph():
     for cell in (0.5, 1.0, 3.0, 9.0, 30.0):  # the smallest spacing that leaves room
         k = label_stride(cell, 7)
         smaller = [s for s in TICK_SPACINGS if s < k]
-        assert k * cell >= 1.3 * 7 and all(s * cell < 1.3 * 7 for s in smaller)
+        assert k * cell >= 7 and all(s * cell < 7 for s in smaller)
 
 
 def test_ranges_stay_inside_the_batch():
@@ -86,6 +86,12 @@ def test_a_long_batch_starts_whole_with_thinned_labels(long_views, selection):
     assert label_stride(cell, views.labels.characters.font.pixelSize()) > 1
     major, _ = step_tick_spacing(-0.5, N - 0.5, views.bars.plot.vb.width())
     assert views.bars.plot.getAxis("bottom")._tickSpacing[0] == (major, 0)
+    # e(k) over log k: the horizon line sits at log10(horizon), the curve's x at log10(1 … n).
+    horizon = views.horizon
+    assert horizon.log_k and horizon.horizon_line.value() == pytest.approx(np.log10(record.horizon))
+    x, y = horizon.truncation_curve.getData()
+    np.testing.assert_allclose(x, np.log10(np.arange(1, N + 1)))
+    np.testing.assert_allclose(y, record.truncation_error)
 
 
 def test_wheel_zooms_every_step_view_together(long_views, selection, qtbot):
@@ -140,7 +146,7 @@ def test_short_sequences_show_no_strip_and_ignore_the_wheel(qtbot, selection, st
     views.show()
     qtbot.waitExposed(views)
     views.set_store(store)
-    assert not views.steps.isVisible()
+    assert not views.steps.isVisible() and not views.horizon.log_k
     n = store.config.seq_length
     wheel(views.bars.plot_widget, 300, 3)
     assert selection.step_range is None and x_range(views.bars.plot) == pytest.approx((-0.5, n - 0.5))

@@ -69,6 +69,7 @@ def test_a_torch_session_opens_with_its_layers_and_words(window, qtbot, torch_se
     # What needs RNNbow's own model says so instead of failing.
     assert "not available for an external PyTorch model" in window.samples.placeholderText()
     assert "batch 10" in views.info_text() and "layer 0 of 2" in views.info_text()
+    assert "nats/token" in views.info_text() and "nats/token" in window.status.text()  # words, not characters
 
 
 def test_the_layer_selector_switches_every_view(window, qtbot, torch_session):
@@ -95,6 +96,7 @@ def test_a_session_of_rnnbow_after_a_torch_one_hides_the_layers(window, qtbot, t
     assert window.selection.layer == 0 and window.store.layers == 1
     assert not window.views.layer_combo.isVisibleTo(window)
     assert "not available" not in window.samples.placeholderText()
+    assert "nats/char" in window.views.info_text()
     assert not window.errors
 
 

@@ -10,17 +10,15 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 import rnnbow_desktop as rb
-from tiny_sessions import train_session
+from tiny_sessions import growing_session, train_session
 from rnnbow_desktop.analysis.probe import default_probe
 from rnnbow_desktop.analysis.unit_report import state_values
 from rnnbow_desktop.core.config import TrainConfig
-from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.gui.selection import UnitChoice
 from rnnbow_desktop.gui.units.colours import NGRAM_DIFFERENCE, state_scale
 from rnnbow_desktop.gui.units.text_view import TextLayout
 from rnnbow_desktop.gui.units.view import NGRAM, UnitsView
 from rnnbow_desktop.storage.record_store import RecordStore
-from rnnbow_desktop.storage.run import TrainingRun
 
 LINES = ["if (x) { y = x->next; }\n", "\telse { y = 0; return buf[n]; }\n", "while (p[i]) { q = (r + s); }\n",
          "/* a comment */ z = 'c';\n"]
@@ -190,11 +188,7 @@ def test_a_probe_outside_the_vocabulary_is_named_and_the_last_good_one_kept(qtbo
 
 def test_follows_a_growing_session_as_checkpoints_arrive(qtbot, view, tmp_path):
     path = tmp_path / "live.h5"
-    config = TrainConfig(cell="gru", hidden_size=8, seq_length=10, record_every=5, checkpoint_every=10, sample_every=0)
-    with TrainingRun(Corpus("loop", TEXT), config, path) as run:
-        for _ in range(15):
-            run.step()
-        run.writer.flush()
+    with growing_session(path, 15, TEXT, "loop", cell="gru", record_every=5, checkpoint_every=10) as run:
         view.poll_timer.setInterval(100)
         view.open(path)
         qtbot.waitUntil(lambda: view.report is not None and view.report.checkpoint == 10, timeout=WAIT_MS)
@@ -241,3 +235,25 @@ def test_main_window_dock_and_the_units_gradient_horizon(qtbot, make_window, ses
     selection.set_unit(None)
     qtbot.waitUntil(lambda: horizon.unit_horizon is None, timeout=WAIT_MS)
     window.close()
+
+
+def test_follows_training_in_the_window_as_checkpoints_arrive(qtbot, make_window, tmp_path):
+    window = make_window()
+    window.units_dock.show()
+    window.units_dock.raise_()
+    window.units.poll_timer.setInterval(200)
+    window.panel.set_config(TrainConfig(cell="lstm", hidden_size=12, seq_length=12, record_every=5, checkpoint_every=40,
+                                        seed=2))
+    window.panel.set_out_path(tmp_path / "live.h5")
+    window.picker.select_spec("brackets")
+    window.start_training()
+    qtbot.waitUntil(lambda: window.training, timeout=10_000)
+    units = window.units
+    qtbot.waitUntil(lambda: units.report is not None and units.report.checkpoint >= 80, timeout=WAIT_MS)
+    seen = units.report.checkpoint
+    assert units.slider.following  # the newest checkpoint is followed
+    qtbot.waitUntil(lambda: units.report.checkpoint > seen, timeout=WAIT_MS)  # a newer checkpoint was replayed
+    window.stop_training(wait=True)
+    qtbot.waitUntil(lambda: not window.training, timeout=10_000)
+    window.close()
+    assert not units.worker.isRunning()

@@ -418,7 +418,7 @@ def test_live_store_reads_records_that_left_its_cache_back_from_the_growing_file
         assert views.bars.record is not None and views.bars.record.batch == 0
         assert views.labels.record.batch == 0 and views.info_text().startswith("batch 0 ")
         # A record that cannot be read is shown as nothing, with the reason, never raised into Qt.
-        monkeypatch.setattr(live.session, "record", lambda index: (_ for _ in ()).throw(RnnbowError("damaged chunk")))
+        monkeypatch.setattr(live.session, "record", lambda index, layer=0: (_ for _ in ()).throw(RnnbowError("damaged chunk")))
         selection.select(1)
         assert views.bars.record is None and views.labels.cells() == []
         assert views.info_text() == "record 1 cannot be read: damaged chunk"

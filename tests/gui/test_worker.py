@@ -206,5 +206,4 @@ def test_a_run_in_a_child_process_reaches_the_gui_batch_by_batch(qtbot, started,
     records = [r.batch for s in got.snapshots for r in s.records]
     assert records == list(range(len(records))) and got.snapshots[-1].n_records == len(records)
     with Session(run.path) as session:
-        print("\nDBG", session.n_records, session.batches_trained, len(records), got.snapshots[-1].batch, run.batch)
         assert session.info.complete and session.n_records == session.batches_trained == len(records)

@@ -17,7 +17,7 @@ from ...analysis.hidden_dynamics import HiddenDynamics
 from ...core.errors import Cancelled, RnnbowError
 from ...storage.session_dynamics import no_dynamics_reason, session_dynamics
 from ..dynamics.curves import CurveSeries, DynamicsCurvesPlot
-from ..dynamics.worker import DynamicsJob, DynamicsOutcome, DynamicsWorker, SessionHandle
+from ..dynamics.worker import WINDOW_CHECKPOINTS, DynamicsJob, DynamicsOutcome, DynamicsWorker
 from ..views import palette
 from .overlay import header_label
 from .sessions import ComparedSession
@@ -38,7 +38,6 @@ class DynamicsComparePlot(QWidget):
         self.sessions: list[ComparedSession] = []
         self.results: dict[int, HiddenDynamics | str] = {}  # session index → result, or why there is none
         self.worker: DynamicsWorker | None = None
-        self.handle: SessionHandle | None = None
         self.queue: list[int] = []  # session indices still to compute, the running one first
         self.jobs = 0  # how many the background run started with
         self.started = False
@@ -94,7 +93,7 @@ class DynamicsComparePlot(QWidget):
                     progress((n + fraction) / len(todo), f"{cell}: {text}")
 
             try:
-                self.results[i] = session_dynamics(s.store.session, progress=report)[1]
+                self.results[i] = session_dynamics(s.store.session, progress=report, max_checkpoints=WINDOW_CHECKPOINTS)[1]
             except RnnbowError as exc:
                 self.results[i] = str(exc)
             except Cancelled:
@@ -117,8 +116,8 @@ class DynamicsComparePlot(QWidget):
             self._set_busy(False)
             return
         i = self.queue[0]
-        self.handle = SessionHandle(self.sessions[i].path)
-        worker = self.worker = DynamicsWorker(DynamicsJob(i, self.handle))
+        # The session handle the comparison already has open: a second one would read a growing file stale.
+        worker = self.worker = DynamicsWorker(DynamicsJob(i, self.sessions[i].store.session))
         worker.progressed.connect(self._on_progress)
         worker.finishedJob.connect(self._on_outcome)
         worker.failed.connect(lambda failure: self._settle(failure[0], failure[1].splitlines()[0]))
@@ -135,7 +134,7 @@ class DynamicsComparePlot(QWidget):
         self.progress.setFormat(f"session {number} of {self.jobs} ({self.sessions[i].cell}): {text} · %p%")
 
     def _on_outcome(self, outcome: DynamicsOutcome) -> None:
-        self._settle(outcome.generation, outcome.dynamics if outcome.dynamics is not None else outcome.message)
+        self._settle(outcome.generation, outcome.dynamics)
 
     def _settle(self, i: int, result: HiddenDynamics | str) -> None:
         self.results[i] = result
@@ -148,9 +147,6 @@ class DynamicsComparePlot(QWidget):
             return
         self.worker = None
         worker.deleteLater()
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
         self._next()
 
     def cancel(self) -> None:
@@ -163,7 +159,7 @@ class DynamicsComparePlot(QWidget):
         self._redraw()
 
     def shutdown(self) -> None:
-        """Stop and wait for the running job, and close its file. Idempotent."""
+        """Stop and wait for the running job (before the sessions are closed). Idempotent."""
         self.queue = []
         worker = self.worker
         if worker is not None:

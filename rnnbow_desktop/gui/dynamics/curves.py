@@ -58,7 +58,10 @@ class DynamicsCurvesPlot(QWidget):
         self.spread_plot.getAxis("bottom").setStyle(showValues=False)
         self.community_plot.setLabel("left", "communities")
         self.community_plot.setLabel("bottom", "training batch")
-        self.community_plot.getAxis("left").setTickSpacing(1, 1)
+        # Whole numbers only, labelled sparsely enough for a low plot (1, 2, 4, 6, 8), a tick at every count.
+        self.community_plot.getAxis("left").setTicks([
+            [(k, str(k)) for k in (1, *range(2, MAX_COMMUNITIES + 1, 2))],
+            [(k, "") for k in range(1, MAX_COMMUNITIES + 1)]])
         self.markers = []
         for plot in (self.spread_plot, self.community_plot):
             marker = pg.InfiniteLine(angle=90, pen=pg.mkPen(palette.SELECTED, width=1))

@@ -4,23 +4,25 @@ beside the spread and community curves; computed off the GUI thread, and recompu
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
 )
 
 from ...analysis.hidden_dynamics import HiddenDynamics
 from ...analysis.hidden_trace import HiddenTrace
+from ...core.errors import RnnbowError
+from ...storage.record_store import RecordStore
+from ...storage.session_dynamics import no_dynamics_reason
 from ..selection import SelectionModel, UnitChoice
 from ..views import palette
 from .curves import CurveSeries, DynamicsCurvesPlot
 from .scatter import COLOR_BY, DynamicsScatter
-from .worker import DynamicsJob, DynamicsOutcome, DynamicsWorker, SessionHandle
+from .worker import DynamicsJob, DynamicsOutcome, DynamicsWorker
 
-POLL_MS = 5000  # how often a session that may still grow is checked for new checkpoints
+POLL_MS = 2000  # how often the shown session's checkpoint count is compared with the result's (a cheap check)
 PROGRESS_STEPS = 1000
 WIDE = 1.3  # wider than tall by this much: curves beside the scatter, else below it
 STATE_CHOICES = (("h", "hidden state h"), ("c", "cell state c"))
@@ -29,26 +31,25 @@ STATE_CHOICES = (("h", "hidden state h"), ("c", "cell state c"))
 class DynamicsView(QWidget):
     """Scatter + curves for the shown session. Talks to the rest of the window only through the SelectionModel.
 
-    `set_session(path, cell)` follows a session file; work starts when the view is visible (a hidden tab
-    costs nothing) and again, every POLL_MS, when the file has new checkpoints. `show_dynamics` draws a
-    result directly (what `rnnbow dynamics --out` renders).
+    `set_store(store, live)` shows a session; work starts when the view is visible (a hidden tab costs
+    nothing) and again whenever the session has more checkpoints than the result on show (checked every
+    POLL_MS). A `live` store's session (trained in this window) is refreshed here; a file's is refreshed by
+    the window's follower. `show_dynamics` draws a result directly (what `rnnbow dynamics --out` renders).
     """
 
     def __init__(self, selection: SelectionModel, parent=None):
         super().__init__(parent)
         self.selection = selection
+        self.store: RecordStore | None = None
+        self.live = False
         self.cell: str | None = None
-        self.handle: SessionHandle | None = None
         self.trace: HiddenTrace | None = None
         self.dynamics: HiddenDynamics | None = None
         self.worker: DynamicsWorker | None = None
         self.generation = 0
-        self.known = -1  # checkpoints in the file when the result on show was computed
-        self.settled = False  # the file is complete and its result is on show: nothing left to poll for
-        self.paused = False  # the user cancelled: wait for Compute
-        self._retiring: list[DynamicsWorker] = []  # cancelled jobs still winding down
-        self._pending = False  # a forced job waits for them
-        self._closing_handles: list[SessionHandle] = []
+        self.known = -1  # checkpoints in the file when the result (or the reason for none) on show was found
+        self.paused = False  # the user cancelled, or the file failed: wait for Compute
+        self._retiring: list[DynamicsWorker] = []  # cancelled jobs still computing (they no longer read the file)
         palette.light_palette(self)
 
         self.header = QLabel(palette.header_html(
@@ -69,6 +70,10 @@ class DynamicsView(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, PROGRESS_STEPS)
         self.progress.setTextVisible(True)
+        self.progress.setFormat("%p%")
+        self.progress.setFixedWidth(90)
+        self.stage = QLabel()  # what the job is doing: clipped, not wrapped, in a narrow dock
+        self.stage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.cancel_button = QPushButton("Cancel")
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -78,9 +83,10 @@ class DynamicsView(QWidget):
         controls.addWidget(self.color_combo)
         controls.addWidget(self.state_combo)
         controls.addWidget(self.compute_button)
-        controls.addWidget(self.progress, 1)
+        controls.addWidget(self.progress)
+        controls.addWidget(self.stage, 4)
         controls.addWidget(self.cancel_button)
-        controls.addStretch(0)
+        controls.addStretch(1)
 
         self.scatter = DynamicsScatter()
         self.curves = DynamicsCurvesPlot()
@@ -94,6 +100,10 @@ class DynamicsView(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setToolTip(
+            "interslice_knn links each unit's copies across checkpoints: a quarter of the number of checkpoints "
+            "(at least 2), not M-PHATE's 25, which glues every unit's path into one place with ~20 checkpoints.\n"
+            "t: the diffusion time, chosen at the knee of the von Neumann entropy.")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
@@ -118,44 +128,43 @@ class DynamicsView(QWidget):
         self._say("Open or train a session with checkpoints to see how its hidden units organise themselves.")
 
     # -- the session ---------------------------------------------------------------------------------
-    def set_session(self, path: Path | None, cell: str | None = None) -> None:
-        """Follow this session file (None: none). The result on show is dropped; a running job is cancelled."""
-        if self.handle is not None and path is not None and Path(path) == self.handle.path and cell == self.cell:
-            return
+    def set_store(self, store: RecordStore | None, live: bool = False) -> None:
+        """Show the dynamics of this store's session (None: none). A running job is cancelled; this returns once
+        it no longer reads the old session, so the caller may close it."""
         self._retire_worker()
-        self._pending = False
-        if self.handle is not None:
-            self._closing_handles.append(self.handle)
-            self._close_idle_handles()
-        self.handle = SessionHandle(Path(path)) if path is not None else None
-        self.cell = cell
+        self.store, self.live = store, live
+        self.cell = store.config.cell if store is not None else None
         self.known = -1
-        self.settled = self.paused = False
+        self.paused = False
         self.trace = None
         self._show(None)
-        lstm = cell == "lstm"
+        lstm = self.cell == "lstm"
         self.state_combo.blockSignals(True)
         self.state_combo.setCurrentIndex(0)
         self.state_combo.blockSignals(False)
         self.state_combo.setEnabled(lstm)
         self.state_combo.setVisible(lstm)
-        if self.handle is None:
+        if store is None:
             self.poll_timer.stop()
             self._say("Open or train a session with checkpoints to see how its hidden units organise themselves.")
             return
-        self._say(f"{html.escape(self.handle.path.name)}: waiting to be shown")
+        self._say(f"{html.escape(store.title)}: computed when this view is shown")
         self.poll_timer.start()
         self._poll()
 
+    def set_live(self, live: bool) -> None:
+        """Whether the shown store's session is being written by this window's training (then it is refreshed
+        here). Call it also before the store's session handle is replaced: a job still reading it is cancelled
+        (the next poll starts it again); one already computing goes on."""
+        if self.worker is not None and not self.worker.released.is_set():
+            self._retire_worker()
+        self.live = live  # the next poll (not now: the handle may be about to change) goes on
+
     def compute(self) -> None:
-        """Compute now for the followed session, even if nothing changed (the Compute button)."""
-        if self.handle is None:
-            return
+        """Compute now for the shown session, even if nothing changed (the Compute button)."""
         self.paused = False
-        self.settled = False
         self.known = -1
-        self.poll_timer.start()
-        self._start_job(force=True)
+        self._start_job()
 
     def cancel(self) -> None:
         """Stop the running computation; polling waits until Compute is pressed."""
@@ -164,125 +173,107 @@ class DynamicsView(QWidget):
         self.paused = True
 
     def shutdown(self) -> None:
-        """Stop polling and any running job (waiting for it), and close the files. Idempotent."""
+        """Stop polling and every job, waiting for their threads. Idempotent."""
         self.poll_timer.stop()
-        if self.handle is not None:  # first, so that nothing starts again when the jobs end
-            self._closing_handles.append(self.handle)
-            self.handle = None
-        self._stop_worker()
-        self._close_idle_handles()
+        self.store = None
+        self._retire_worker()
+        for worker in list(self._retiring):
+            worker.wait()
+            self._on_thread_finished(worker)
 
     @property
     def busy(self) -> bool:
         return self.worker is not None
 
     # -- jobs ----------------------------------------------------------------------------------------------
-    # One job at a time touches the session file: a job started while a cancelled one is still winding
-    # down (it stops at its next progress report) waits for it, so a handle is never used by two threads.
     def _poll(self) -> None:
-        if self.handle is None or self.busy or self.paused or self.settled or not self.isVisible():
+        """Start a job when the session has checkpoints the result on show lacks (on the GUI thread: cheap)."""
+        if self.store is None or self.busy or self.paused or not self.isVisible():
+            return
+        session = self.store.session
+        if session is None:
+            self._say(f"{html.escape(self.store.title)}: the session file cannot be read yet")
+            return
+        if self.live:
+            try:
+                session.refresh()  # the window reads this file only as needed while it trains
+            except RnnbowError as exc:
+                self.paused = True
+                self._say(f"{html.escape(self.store.title)}: {html.escape(str(exc))}")
+                return
+        count = session.n_checkpoints
+        if count == self.known:
+            return
+        reason = no_dynamics_reason(session)
+        if reason is not None:
+            self.known = count
+            self._show(None)
+            growing = "" if session.info.complete else " (checked again as the session grows)"
+            self._say(f"{html.escape(self.store.title)}: {html.escape(reason)}{growing}")
             return
         self._start_job()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        QTimer.singleShot(0, self._poll)  # a tab brought forward computes at once, not at the next poll
+        QTimer.singleShot(0, self, self._poll)  # a tab brought forward computes at once, not at the next poll
 
-    def _start_job(self, force: bool = False) -> None:
-        if self.handle is None:
+    def _start_job(self) -> None:
+        if self.store is None or self.store.session is None:
             return
-        if self.worker is not None:
-            if not force:
-                return
-            self._retire_worker()
-        if self._retiring:
-            self._pending = self._pending or force  # a poll simply comes back later
-            return
+        self._retire_worker()
         self.generation += 1
         state = self.state_combo.currentData()
         reuse = self.trace if self.trace is not None and self.trace.state == state else None
-        job = DynamicsJob(self.generation, self.handle, state, -1 if force else self.known, reuse)
-        worker = self.worker = DynamicsWorker(job)
+        worker = self.worker = DynamicsWorker(DynamicsJob(self.generation, self.store.session, state, reuse))
         worker.progressed.connect(self._on_progress)
         worker.finishedJob.connect(self._on_outcome)
         worker.failed.connect(self._on_failed)
         worker.cancelledJob.connect(self._on_cancelled)
         worker.finished.connect(lambda: self._on_thread_finished(worker))
         self.progress.setValue(0)
-        self.progress.setFormat("reading the checkpoints…")
+        self._show_stage("reading the checkpoints")
         self._set_busy(True)
         worker.start()
 
     def _retire_worker(self) -> None:
-        """Cancel the running job without waiting; it ends at its next progress report and is cleaned up then."""
+        """Cancel the running job and wait until it no longer reads the session (a moment); its thread is
+        cleaned up when it ends."""
         worker, self.worker = self.worker, None
         if worker is not None:
-            worker.cancel()
+            worker.release()
             self._retiring.append(worker)
         self.generation += 1  # whatever it still reports is stale
         self._set_busy(False)
 
-    def _stop_worker(self) -> None:
-        """Cancel every running job and wait for their threads (shutdown)."""
-        self._retire_worker()
-        self._pending = False
-        for worker in list(self._retiring):
-            worker.wait()
-            self._on_thread_finished(worker)
-
     def _on_thread_finished(self, worker: DynamicsWorker) -> None:
-        retired = worker in self._retiring
         if worker is self.worker:
             self.worker = None
             self._set_busy(False)
-        elif retired:
+        elif worker in self._retiring:
             self._retiring.remove(worker)
         else:
             return
         worker.deleteLater()
-        if self.worker is None and not self._retiring:
-            self._close_idle_handles()
-            if self._pending:
-                self._pending = False
-                self._start_job(force=True)
-            elif retired:
-                self._poll()  # a new session waited for the old job to wind down
-
-    def _close_idle_handles(self) -> None:
-        if self.worker is not None or self._retiring:
-            return
-        for handle in self._closing_handles:
-            handle.close()
-        self._closing_handles.clear()
 
     def _on_progress(self, report) -> None:
         generation, fraction, text = report
         if generation == self.generation:
             self.progress.setValue(int(fraction * PROGRESS_STEPS))
-            self.progress.setFormat(f"{text} · %p%")
+            self._show_stage(text)
 
     def _on_outcome(self, outcome: DynamicsOutcome) -> None:
-        if outcome.generation != self.generation:
-            return
-        name = html.escape(outcome.path.name)
-        self.settled = outcome.complete
-        if outcome.message:
-            self.known = outcome.checkpoints
-            self.trace = None
-            self._show(None)
-            waiting = "" if outcome.complete else " (checked again as the session grows)"
-            self._say(f"{name}: {html.escape(outcome.message)}{waiting}")
-            return
-        if outcome.dynamics is None:  # nothing new
+        if outcome.generation != self.generation or self.store is None:
             return
         self.known = outcome.checkpoints
         self.trace = outcome.trace
-        self.show_dynamics(outcome.dynamics, name, following=not outcome.complete)
+        session = self.store.session
+        growing = session is not None and not session.info.complete
+        self.show_dynamics(outcome.dynamics, html.escape(self.store.title), following=growing, of=outcome.checkpoints)
 
     def _on_failed(self, failure) -> None:
         generation, message = failure
         if generation == self.generation:
-            self.paused = True  # a broken file would fail again at every poll
+            self.paused = True  # a broken file would fail again at every poll: wait for Compute
             self._say(f'<span style="color:{palette.WRONG}">Cannot compute the dynamics: '
                       f"{html.escape(message.splitlines()[0])}</span>")
 
@@ -290,24 +281,32 @@ class DynamicsView(QWidget):
         if generation == self.generation:
             self._say("Cancelled. Press Compute to run it again.")
 
+    def _show_stage(self, text: str) -> None:
+        self.stage.setText(f'<span style="color:{palette.MUTED}">{html.escape(text)}…</span>')
+        self.stage.setToolTip(text)
+
     def _state_chosen(self, *_) -> None:
         self.trace = None
         self.compute()
 
     def _set_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
+        self.stage.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        self.compute_button.setEnabled(not busy and self.handle is not None)
+        self.compute_button.setEnabled(not busy and self.store is not None)
 
     # -- showing -------------------------------------------------------------------------------------------
-    def show_dynamics(self, dynamics: HiddenDynamics, name: str = "", following: bool = False) -> None:
-        """Draw a result; `name` (HTML) starts the status line."""
+    def show_dynamics(self, dynamics: HiddenDynamics, name: str = "", following: bool = False, of: int = 0) -> None:
+        """Draw a result; `name` (HTML) starts the status line; `of`: the session's checkpoints, when the result
+        uses some of them (WINDOW_CHECKPOINTS at most)."""
         self._show(dynamics)
         curves = dynamics.curves
         first, last = int(curves.checkpoints[0]), int(curves.checkpoints[-1])
+        shown = len(curves.checkpoints)
+        count = f"{shown} of {of:,} checkpoints, spread over training" if of > shown else f"{shown} checkpoints"
         form = (f"(step, unit) points of {dynamics.samples} windows" if dynamics.point_step is not None
                 else f"units over {dynamics.characters:,} probe characters")
-        text = (f"{len(curves.checkpoints)} checkpoints (batches {first:,}–{last:,}) · {dynamics.units} {form}, "
+        text = (f"{count} (batches {first:,}–{last:,}) · {dynamics.units} {form}, "
                 f"state {dynamics.state} · interslice_knn {dynamics.interslice_knn}, t = {dynamics.t}")
         follow = " · updated as the session adds checkpoints" if following else ""
         self._say(f"{name + ': ' if name else ''}{text}{follow}")

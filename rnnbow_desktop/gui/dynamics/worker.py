@@ -1,86 +1,53 @@
-"""Computing a session's dynamics off the GUI thread: a QThread that replays and embeds, reports progress and can be cancelled."""
+"""Computing a session's dynamics off the GUI thread: a QThread that replays and embeds, reports progress and can be cancelled.
+
+The job reads through the session handle the window already has open (its RecordStore's), first and all at
+once, then only computes. Why not a handle of its own: HDF5 shares one file between the handles a process
+opens on it, and while two are open a growing file's new chunks are read stale from either (new
+checkpoints and records stop appearing). Reading first, then signalling `released`, lets the owner close
+or replace that handle a moment later, while the computation goes on with arrays only.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
-from ...analysis.hidden_dynamics import HiddenDynamics
-from ...analysis.hidden_trace import HiddenTrace
+from ...analysis.hidden_dynamics import HiddenDynamics, embed_dynamics
+from ...analysis.hidden_trace import HiddenTrace, build_trace
 from ...core.errors import Cancelled, RnnbowError
 from ...storage.reader import Session
-from ...storage.session_dynamics import no_dynamics_reason, session_dynamics
+from ...storage.session_dynamics import TRACE_SHARE, read_trace_inputs
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress signals: the bar needs no more than 10 a second
-
-
-class SessionHandle:
-    """A session file opened on first use and kept open between jobs, so following a growing file costs a
-    refresh, not a re-open (with its pre-flight check) every few seconds.
-
-    Used by one job at a time (the owner starts the next job only after the previous one finished);
-    `close()` only when no job is running.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.session: Session | None = None
-        self._stamp: tuple[int, int] | None = None  # (size, mtime) of the file when last looked at
-
-    def get(self) -> Session:
-        """The session, refreshed. Read-while-writing shows new rows but not the header, so a file that
-        changed without growing (its writer closing it, marking it complete) is opened again."""
-        if self.session is None:
-            self.session = Session(self.path)
-        elif not self.session.refresh() and not self.session.info.complete and self._file_stamp() != self._stamp:
-            self.session.close()
-            self.session = None
-            self.session = Session(self.path)
-        self._stamp = self._file_stamp()
-        return self.session
-
-    def _file_stamp(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return st.st_size, st.st_mtime_ns
-
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
-            self.session = None
+# Checkpoints the window embeds at most, spread over training (storage.session_dynamics.select_checkpoints).
+# A live run checkpointing often reaches hundreds; every one costs a replay and adds its units to the
+# embedding, and twenty to forty already show the phases. The command line takes all unless told otherwise.
+WINDOW_CHECKPOINTS = 40
 
 
 @dataclass(frozen=True)
 class DynamicsJob:
-    """What to compute. `known` is the checkpoint count of the result on show: the same count in the file
-    means nothing new, and the job ends at once. `reuse` is that result's trace (its slices are kept)."""
+    """What to compute: the dynamics of `session` (read, never refreshed, by the job), tagged `generation`.
+    `reuse` is an earlier trace of the same session and state: its checkpoints are neither read nor replayed."""
 
     generation: int
-    handle: SessionHandle
+    session: Session
     state: str = "h"
-    known: int = -1
     reuse: HiddenTrace | None = None
 
 
 @dataclass(frozen=True)
 class DynamicsOutcome:
-    """A finished job: a new result, or why there is none (`message`), or nothing new (both None/empty)."""
+    """A finished job's result, and how many checkpoints the file had (the result may use some of them)."""
 
     generation: int
-    path: Path
-    checkpoints: int  # checkpoints in the file when it was read
-    complete: bool  # the file was complete: it will not grow
-    trace: HiddenTrace | None = None
-    dynamics: HiddenDynamics | None = None
-    message: str = ""
+    checkpoints: int
+    trace: HiddenTrace
+    dynamics: HiddenDynamics
 
 
 class DynamicsWorker(QThread):
@@ -94,6 +61,7 @@ class DynamicsWorker(QThread):
     def __init__(self, job: DynamicsJob, parent=None):
         super().__init__(parent)
         self.job = job
+        self.released = threading.Event()  # set once the job will not touch the session again
         self._cancel = threading.Event()
         self._last_report = 0.0
 
@@ -101,9 +69,11 @@ class DynamicsWorker(QThread):
         """Stop at the next progress report (within a fraction of a second)."""
         self._cancel.set()
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
+    def release(self) -> None:
+        """Cancel, and return once the session is no longer read (the reading is short: it is the replay
+        and the embedding that take long)."""
+        self.cancel()
+        self.released.wait()
 
     def _progress(self, fraction: float, text: str) -> None:
         if self._cancel.is_set():
@@ -116,18 +86,16 @@ class DynamicsWorker(QThread):
     def run(self) -> None:  # QThread entry point
         job = self.job
         try:
-            session = job.handle.get()
-            count, complete = session.n_checkpoints, session.info.complete
-            reason = no_dynamics_reason(session)
-            if reason is not None:
-                self.finishedJob.emit(DynamicsOutcome(job.generation, job.handle.path, count, complete, message=reason))
-                return
-            if count == job.known:
-                self.finishedJob.emit(DynamicsOutcome(job.generation, job.handle.path, count, complete))
-                return
-            trace, dynamics = session_dynamics(session, state=job.state, reuse=job.reuse, progress=self._progress)
-            self.finishedJob.emit(DynamicsOutcome(job.generation, job.handle.path, len(trace.checkpoints), complete,
-                                                  trace, dynamics))
+            try:
+                self._progress(0.0, "reading the checkpoints")
+                inputs = read_trace_inputs(job.session, state=job.state, max_checkpoints=WINDOW_CHECKPOINTS,
+                                           reuse=job.reuse)
+            finally:
+                self.released.set()
+            trace = build_trace(inputs.cell, inputs.checkpoints, inputs.ids, job.state, reuse=job.reuse,
+                                progress=lambda f, t: self._progress(TRACE_SHARE * f, t))
+            dynamics = embed_dynamics(trace, progress=lambda f, t: self._progress(TRACE_SHARE + (1 - TRACE_SHARE) * f, t))
+            self.finishedJob.emit(DynamicsOutcome(job.generation, inputs.checkpoint_count, trace, dynamics))
         except Cancelled:
             self.cancelledJob.emit(job.generation)
         except RnnbowError as exc:

@@ -62,6 +62,8 @@ class UnitsView(QWidget):
         self._curve_due = False
         self._report_due = False
         self._report_status = ""  # what the status line says about the report on show
+        self._looking = self._look_again = False  # a look at the file's checkpoints is on its way / is due after it
+        self._first_look = 0  # CHECKPOINTS generations up to this one belong to an earlier session
         self.busy = False  # a report or the curve is on its way
         self._outstanding: set[str] = set()
         palette.light_palette(self)
@@ -184,6 +186,8 @@ class UnitsView(QWidget):
         self.checkpoints, self.report, self.curve = (), None, None
         self.report_final = False
         self._report_due = self._curve_due = False
+        self._looking = self._look_again = False
+        self._first_look = self.generations[CHECKPOINTS] + 1
         self.probe, self.probe_source = None, "the end of the corpus"
         for kind in self.generations:
             self.generations[kind] += 1
@@ -219,7 +223,17 @@ class UnitsView(QWidget):
             return
         self.poll_timer.start()
         if not live:
-            self._submit(CHECKPOINTS, reopen=True)
+            self._submit(CHECKPOINTS)
+
+    def take_snapshot(self, snapshot) -> None:
+        """Training in this window: its new checkpoints, straight from the trainer (the file is not read for them)."""
+        if not snapshot.checkpoints or self.path is None or not self.enabled:
+            return
+        self.worker.add_checkpoints(self.path, snapshot.checkpoints)
+        if self.isVisible():
+            self._submit(CHECKPOINTS)
+        else:
+            self._dirty = True
 
     def shutdown(self) -> None:
         """Stop timers and the worker thread (waits for its current step). Idempotent."""
@@ -255,14 +269,28 @@ class UnitsView(QWidget):
         else:
             self._dirty = True
 
-    def _submit(self, kind: str, reopen: bool = False) -> None:
+    def _submit(self, kind: str) -> None:
+        if kind == CHECKPOINTS:
+            # One look at a time: asked again meanwhile, one more follows it. Polls and snapshots come
+            # faster than a busy worker answers; each newer request would otherwise make the last one's
+            # answer stale, and none would ever be shown.
+            if self._looking:
+                self._look_again = True
+                return
+            self._looking = True
         self.generations[kind] += 1
         job = Job(kind, self.generations[kind], self.path, checkpoint=self.selection.checkpoint, text=self.probe,
-                  features=tuple(self.features.items()), ngram_order=NGRAM_ORDER, reopen=reopen)
+                  features=tuple(self.features.items()), ngram_order=NGRAM_ORDER)
         if kind != CHECKPOINTS:
             self._outstanding.add(kind)
             self._busy()
         self.worker.submit(job)
+
+    def _checkpoints_looked(self) -> None:
+        self._looking = False
+        if self._look_again:
+            self._look_again = False
+            self._submit(CHECKPOINTS)
 
     def request_report(self) -> None:
         """Recompute the report for the selection's checkpoint, probe and features (the curve follows);
@@ -330,11 +358,15 @@ class UnitsView(QWidget):
     def _finished(self, outcome) -> None:
         if outcome.path != self.path or outcome.kind not in self.generations:
             return
+        if outcome.kind == CHECKPOINTS:
+            # Any look at the file is news, even if another was asked for since (see _submit).
+            self._checkpoints_looked()
+            if outcome.generation > self._first_look:
+                self._checkpoints_arrived(outcome.value)
+            return
         if outcome.generation != self.generations[outcome.kind]:
             return  # a newer request of this kind is on its way
-        if outcome.kind == CHECKPOINTS:
-            self._checkpoints_arrived(outcome.value)
-        elif outcome.kind == REPORT:
+        if outcome.kind == REPORT:
             self._show_report(outcome.value, outcome.final, outcome.seconds)
         else:
             self._done(CURVE)
@@ -392,6 +424,8 @@ class UnitsView(QWidget):
         self._refresh_if_shown()
 
     def _failed(self, failure) -> None:
+        if failure.kind == CHECKPOINTS:
+            self._checkpoints_looked()
         if failure.kind not in self.generations or failure.generation != self.generations[failure.kind]:
             return
         self._done(failure.kind)
@@ -403,6 +437,8 @@ class UnitsView(QWidget):
 
     def _cancelled(self, what) -> None:
         kind, generation = what
+        if kind == CHECKPOINTS:
+            self._checkpoints_looked()
         if kind in self.generations and generation == self.generations[kind]:
             self._done(kind)
 

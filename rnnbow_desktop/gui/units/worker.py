@@ -20,19 +20,21 @@ from pathlib import Path
 from PySide6.QtCore import QThread, Signal
 
 from ...analysis.ngram import memory_gain
-from ...analysis.replay import Replay
+from ...analysis.replay import Replay, encode, replay
 from ...analysis.unit_finder import FeatureCorrelations, TrainingCurve, best_over_training
 from ...analysis.unit_report import UnitReport, feature_report, unit_report
 from ...api.session import OpenSession
 from ...api.unit_gradients import UnitGradients
 from ...api.units import NgramBaseline, probe_ngram, probe_text
 from ...core.errors import Cancelled, RnnbowError
+from ...core.records import Checkpoint
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress signals
-# A reader keeps the header it opened with, so a file that stopped growing is opened afresh to see whether its
-# writer closed it: after 4, 8, 16, … looks that found nothing new (a paused run is not re-opened every time).
-FIRST_QUIET_REOPEN = 4
 _REPLAYS_KEPT = 6
+QUIET_LOOKS = 5  # see UnitsWorker._looked
+# Checkpoints of a run this window trains, kept as the trainer handed them over: about 1.5 MB each for an
+# LSTM with H = 100, 20 MB at H = 512. Past this budget the oldest are dropped (and read from the file).
+STREAMED_BYTES = 256 * 1024 * 1024
 _GRADIENTS_KEPT = 8
 
 # Kinds of job, in the order the worker takes them when several wait.
@@ -58,7 +60,6 @@ class Job:
     features: tuple[tuple[str, str], ...] = ()
     ngram_order: int = 0
     batch: int = 0
-    reopen: bool = False  # open the file afresh: a reader keeps the header it opened with ("complete" included)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,11 @@ class UnitsWorker(QThread):
         self._last_report = 0.0
         # Touched by the worker thread only:
         self._session: OpenSession | None = None
-        self._quiet = 0  # looks at the open file in a row that found nothing new
+        self._quiet = 0  # looks in a row that found the open file unchanged
+        # Shared with the GUI thread (under the lock): checkpoints of the run being trained into `_streamed_path`.
+        self._streamed: OrderedDict[int, Checkpoint] = OrderedDict()
+        self._streamed_batches: set[int] = set()  # every batch streamed, kept in memory or not
+        self._streamed_path: Path | None = None
         self._probes: dict[Path, str] = {}
         self._ngrams: dict[tuple, NgramBaseline] = {}
         self._replays: OrderedDict[tuple, Replay] = OrderedDict()
@@ -117,11 +122,33 @@ class UnitsWorker(QThread):
     # -- from the GUI thread --------------------------------------------------------------------------
     def submit(self, job: Job) -> None:
         with self._lock:
+            if self._stopping:
+                return  # shut down: a late timer's request is dropped
             self._pending[job.kind] = job
             self._newest[job.kind] = job.generation
             self._lock.notify()
         if not self.isRunning():
             self.start()
+
+    def add_checkpoints(self, path: Path, checkpoints) -> None:
+        """Checkpoints of the run this window is training into `path`, straight from the trainer.
+
+        While another process writes a session, a second reader in this process does not see what it
+        adds: HDF5 shares one cache between the readers of a file in a process, and the window's own
+        reader keeps its entries from when it read them (seen: a reader opened afresh still found the
+        8 checkpoints of the first chunk). So a live run's checkpoints come from here, not the file.
+        """
+        with self._lock:
+            if path != self._streamed_path:
+                self._streamed.clear()
+                self._streamed_batches.clear()
+                self._streamed_path = path
+            for checkpoint in checkpoints:
+                self._streamed[checkpoint.batch] = checkpoint
+                self._streamed_batches.add(checkpoint.batch)
+            size = sum(_nbytes(cp) for cp in self._streamed.values())
+            while len(self._streamed) > 1 and size > STREAMED_BYTES:
+                size -= _nbytes(self._streamed.popitem(last=False)[1])
 
     def cancel(self, kind: str, generation: int) -> None:
         """Drop a waiting job of `kind` and stop a running one at its next progress report."""
@@ -172,12 +199,10 @@ class UnitsWorker(QThread):
         progress = self._progress_for(job)
         try:
             progress(0.0, "opening the session")
-            session = self._open(job.path, job.reopen)
+            session = self._open(job.path)
             if job.kind == CHECKPOINTS:
-                quiet = self._quiet
-                if not session.complete and quiet >= FIRST_QUIET_REOPEN and quiet & (quiet - 1) == 0:
-                    session = self._open(job.path, reopen=True)
-                value = CheckpointList(session.checkpoints, session.complete, _has_model(session))
+                session = self._looked(session, job.path)
+                value = CheckpointList(self._checkpoints(session), session.complete, _has_model(session))
             elif job.kind == GRADIENTS:
                 value = self._unit_gradients(session, job, progress)
             elif job.kind == CURVE:
@@ -197,24 +222,39 @@ class UnitsWorker(QThread):
 
     # -- the jobs -------------------------------------------------------------------------------------
     def _open(self, path: Path, reopen: bool = False) -> OpenSession:
+        """The session at `path`, refreshed; `reopen`: opened afresh (what was computed from it is kept)."""
         if self._session is not None and self._session.path != path:
             self._close()
         elif self._session is not None and reopen:
-            self._session.close()  # the same file: what was computed from it stays valid
+            self._session.close()
             self._session = None
         if self._session is None:
             self._session = OpenSession(path)
-            self._quiet = 0
+            # Another reader of this process (the window's) may hold the file's datasets with older lengths,
+            # which a new reader shares until it refreshes.
+            self._session.refresh()
         elif self._session.refresh():
             self._quiet = 0
         else:
             self._quiet += 1
         return self._session
 
+    def _looked(self, session: OpenSession, path: Path) -> OpenSession:
+        """After a look that found nothing new: a reader keeps the header it opened with, so now and then
+        (after 5, 10, 20, 40, … such looks: a paused run is not re-opened each time) the file is opened
+        afresh to see whether its writer has closed it."""
+        quiet = self._quiet
+        if not session.complete and quiet >= QUIET_LOOKS and quiet % QUIET_LOOKS == 0:
+            rounds = quiet // QUIET_LOOKS
+            if rounds & (rounds - 1) == 0:
+                return self._open(path, reopen=True)
+        return session
+
     def _close(self) -> None:
         if self._session is not None:
             self._session.close()
         self._session = None
+        self._quiet = 0
         self._probes.clear()
         self._ngrams.clear()
         self._replays.clear()
@@ -228,19 +268,33 @@ class UnitsWorker(QThread):
             self._probes[session.path] = probe_text(session)
         return self._probes[session.path]
 
+    def _checkpoints(self, session: OpenSession) -> tuple[int, ...]:
+        """The file's checkpoints and those streamed from a run this window trains."""
+        with self._lock:
+            streamed = self._streamed_batches if self._streamed_path == session.path else set()
+            return tuple(sorted(set(session.checkpoints) | streamed))
+
     def _replay(self, session: OpenSession, checkpoint: int, probe: str) -> Replay:
         key = (checkpoint, probe)
         if key in self._replays:
             self._replays.move_to_end(key)
             return self._replays[key]
-        replayed = session.replay(probe, checkpoint)
+        with self._lock:
+            streamed = self._streamed.get(checkpoint) if self._streamed_path == session.path else None
+        if streamed is not None:
+            replayed = replay(session.cell, streamed.params, None, encode(probe, session.vocab))
+        elif checkpoint not in session.checkpoints:
+            raise RnnbowError(f"the checkpoint at batch {checkpoint:,} is no longer in memory; "
+                              "it can be read from the file once training stops")
+        else:
+            replayed = session.replay(probe, checkpoint)
         self._replays[key] = replayed
         while len(self._replays) > _REPLAYS_KEPT:
             self._replays.popitem(last=False)
         return replayed
 
     def _report(self, session: OpenSession, job: Job, progress, started: float) -> UnitReport | None:
-        checkpoints = session.checkpoints
+        checkpoints = self._checkpoints(session)
         if not _has_model(session) or not checkpoints:
             raise RnnbowError(_no_units_reason(session))
         checkpoint = checkpoints[-1] if job.checkpoint is None else job.checkpoint
@@ -276,18 +330,30 @@ class UnitsWorker(QThread):
         return found
 
     def _curve(self, session: OpenSession, job: Job, progress) -> TrainingCurve:
-        checkpoints = session.checkpoints
+        checkpoints = self._checkpoints(session)
         if not _has_model(session) or not checkpoints:
             raise RnnbowError(_no_units_reason(session))
         probe = self._probe(session, job.text)
-        found = []
+        found, batches = [], []
         for i, batch in enumerate(checkpoints):
             key = (batch, probe, job.features)
             if key not in self._correlations:
                 progress(i / len(checkpoints), f"replaying checkpoint {i + 1} of {len(checkpoints)} (batch {batch:,})")
-                self._correlations[key] = feature_report(self._replay(session, batch, probe), probe, dict(job.features))[1]
+                try:
+                    replayed = self._replay(session, batch, probe)
+                except RnnbowError:
+                    continue  # a live run's checkpoint that left memory: the curve has a gap until training stops
+                self._correlations[key] = feature_report(replayed, probe, dict(job.features))[1]
             found.append(self._correlations[key])
-        return best_over_training(found, checkpoints)
+            batches.append(batch)
+        if not found:
+            raise RnnbowError("none of the checkpoints can be read yet")
+        return best_over_training(found, batches)
+
+
+def _nbytes(checkpoint: Checkpoint) -> int:
+    arrays = [*checkpoint.params.values(), *checkpoint.state, *(checkpoint.memory or {}).values()]
+    return sum(a.nbytes for a in arrays)
 
 
 def _has_model(session: OpenSession) -> bool:

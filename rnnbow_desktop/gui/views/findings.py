@@ -43,14 +43,20 @@ class FindingsPanel(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.sortByColumn(COLUMNS.index("score"), Qt.SortOrder.DescendingOrder)
+        # The current finding's reason in full: the table's last column is usually cut short.
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.detail)
 
         self._filling = False
         self.table.currentCellChanged.connect(self._row_chosen)
+        self.table.currentCellChanged.connect(lambda *_: self._show_detail())
         self.table.cellClicked.connect(lambda row, _column: self._row_chosen(row))
         tracker.changed.connect(self.refill)
         tracker.statusChanged.connect(self._show_status)
@@ -87,6 +93,11 @@ class FindingsPanel(QWidget):
 
     def _show_status(self) -> None:
         self.status.setText(self.tracker.status())
+
+    def _show_detail(self) -> None:
+        finding = self.current_finding()
+        self.detail.setText("" if finding is None else
+                            f"<b>batch {finding.batch:,}</b>, {self.labels[finding.kind]}: {finding.reason}")
 
     def rows(self) -> list[Finding]:
         """The findings in the order the table shows them."""

@@ -17,6 +17,15 @@ HINT = "hover a bar segment above to see the horizon of one loss"
 LOG_DECADES = 8  # the log axis shows at most this many powers of ten below the batch's largest part
 
 
+def log_k_ticks(n: int) -> list[list[tuple[float, str]]]:
+    """Ticks of a log axis of k = 1 … n: 1, 10, 100 labelled, the steps between them marked only (pyqtgraph's
+    own labels the minor ticks too when there are only two decades, and they run into each other)."""
+    decades = [10**e for e in range(int(np.log10(n)) + 1)]
+    major = [(float(np.log10(k)), str(k)) for k in decades]
+    minor = [(float(np.log10(m * k)), "") for k in decades for m in range(2, 10) if m * k <= n]
+    return [major, minor]
+
+
 class HorizonView(QWidget):
     """Bars over j = 0 … t of the hovered loss's parts (how its gradient decays back in time), and e(k)."""
 
@@ -26,6 +35,7 @@ class HorizonView(QWidget):
         self.store = None
         self.record = None
         self.values: np.ndarray | None = None  # the (n, n) [t, j] matrix of the current mode
+        self.log_k = False  # e(k) drawn over log10 k (long sequences)
         self.unit_horizon = None  # the selected unit's share of the selected batch (units.unit_horizon.UnitHorizon)
 
         # Left: the horizon of one loss.
@@ -97,7 +107,14 @@ class HorizonView(QWidget):
         self.store = store
         n = store.config.seq_length if store is not None else 1
         self._show_steps()
-        self.truncation_plot.setXRange(0.5, n + 0.5, padding=0)
+        # A long sequence's e(k) on a log axis of k: its shape is in the first steps, which a linear axis
+        # of 512 would squeeze into a few pixels. (The horizon line is then placed at log10(horizon).)
+        self.log_k = step_range.zoomable(n)
+        self.truncation_plot.setLogMode(x=self.log_k, y=False)
+        self.truncation_plot.setLabel("bottom", "offsets kept k (log scale)" if self.log_k else "offsets kept k")
+        low, high = (np.log10(0.8), np.log10(n + 0.5)) if self.log_k else (0.5, n + 0.5)
+        self.truncation_plot.setXRange(low, high, padding=0)
+        self.truncation_plot.getAxis("bottom").setTicks(log_k_ticks(n) if self.log_k else None)
         self.refresh()
 
     def _show_steps(self, *_) -> None:
@@ -126,7 +143,7 @@ class HorizonView(QWidget):
         self.horizon_line.show()
         self.epsilon_line.setPos(epsilon)
         palette.set_line_label(self.epsilon_line, f"ε = {epsilon:g}")
-        self.horizon_line.setPos(record.horizon)
+        self.horizon_line.setPos(np.log10(record.horizon) if self.log_k else record.horizon)
         palette.set_line_label(self.horizon_line, f"horizon = {record.horizon}")
         # e(k) is a relative error, almost always ≤ 1: a fixed range saves re-laying the axis per record.
         palette.set_y_range(self.truncation_plot, 0, max(1.0, float(error.max(initial=0.0))) * 1.05)

@@ -20,7 +20,8 @@ from . import palette, step_range
 
 TRUE_ROW, PREDICTED_ROW = 1.0, 0.0
 CHARACTER_HEIGHT = 64  # pixels for two rows of characters
-TOKEN_HEIGHT = 156  # for two rows of tokens: room for about 10 characters of a token drawn upright
+TOKEN_HEIGHT = 116  # for two rows of tokens: room for about 7 characters of a token drawn upright
+SMALL_PIXELS = 11  # the font of tokens longer than their cell
 _STAND_INS = {" ": "␣", "\n": "↵", "\t": "⇥"}
 _CONTROL_NAMES = {"\n": "newline", "\t": "tab", "\r": "carriage return"}
 
@@ -54,8 +55,9 @@ def describe_label(label: str) -> str:
 
 
 def label_stride(cell_pixels: float, font_pixels: int) -> int:
-    """Label every k-th step (k = 1, 2, 5, 10, …) so that labelled cells are at least a glyph and a gap apart."""
-    room = 1.3 * font_pixels
+    """Label every k-th step (k = 1, 2, 5, 10, …) so that labelled cells are at least a glyph and a gap apart
+    (a bold monospace glyph is about 0.6 of the font's pixel size wide)."""
+    room = float(font_pixels)
     return next((k for k in step_range.TICK_SPACINGS if k * cell_pixels >= room), step_range.TICK_SPACINGS[-1])
 
 
@@ -95,6 +97,10 @@ class CharacterRows(pg.GraphicsObject):
         painter.setFont(self.font)
         half = self.font.pixelSize()
         metrics = QFontMetrics(self.font)
+        # Tokens longer than their cell: a smaller font, across the cell if that fits, else upright along it.
+        small = QFont(self.font)
+        small.setPixelSize(min(half, SMALL_PIXELS))
+        small_metrics = QFontMetrics(small)
         cell = abs(transform.m11())  # pixels per step
         row_height = abs(transform.m22()) * (TRUE_ROW - PREDICTED_ROW)  # pixels per row
         # A long sequence seen whole: every stride-th label, each with the room of the ones left out.
@@ -108,16 +114,19 @@ class CharacterRows(pg.GraphicsObject):
                     continue
                 centre = transform.map(QPointF(j, row))
                 painter.setPen(QColor(color))
-                if len(glyph) == 1 or metrics.horizontalAdvance(glyph) <= cell - 2:
+                across = len(glyph) == 1 or metrics.horizontalAdvance(glyph) <= cell - 2
+                if across or small_metrics.horizontalAdvance(glyph) <= cell - 2:
+                    painter.setFont(self.font if across else small)
                     box = QRectF(centre.x() - max(2 * half, cell / 2), centre.y() - half, max(4 * half, cell), 2 * half)
                     painter.drawText(box, Qt.AlignmentFlag.AlignCenter, glyph)
                     continue
-                # Too long for its cell: upright along it (read bottom to top), cut with "…" to the row's height.
+                # Upright along its cell (read bottom to top), cut with "…" to the row's height.
                 painter.save()
+                painter.setFont(small)
                 painter.translate(centre)
                 painter.rotate(-90)
                 length = max(row_height - 4, 2 * half)
-                text = metrics.elidedText(glyph, Qt.TextElideMode.ElideRight, int(length))
+                text = small_metrics.elidedText(glyph, Qt.TextElideMode.ElideRight, int(length))
                 painter.drawText(QRectF(-length / 2, -cell / 2, length, cell), Qt.AlignmentFlag.AlignCenter, text)
                 painter.restore()
         painter.setTransform(transform)
@@ -169,7 +178,8 @@ class LabelsView(QWidget):
     def _fit_font(self, *_) -> None:
         lo, hi = self.plot.vb.viewRange()[0]
         cell = self.plot.vb.width() / max(hi - lo, 1.0)
-        self.characters.set_pixel_size(int(min(18, max(7, cell * 0.55))))
+        # Up to 0.8 of a cell: zoomed-in steps of a long sequence get readable glyphs (n = 25 stays at 18).
+        self.characters.set_pixel_size(int(min(18, max(7, cell * 0.8))))
 
     def refresh(self, *_) -> None:
         index = self.selection.shown

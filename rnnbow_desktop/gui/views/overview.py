@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ...analysis.series_summary import peak_path
 from ...core.loss_smoothing import loss_text, per_character
+from ..summary_rebuild import SummaryRebuild
 from . import palette
-from .finding_markers import ROW_HEIGHT as FINDINGS_ROW_HEIGHT, FindingMarkers
+from .finding_markers import FindingMarkers
 
 HORIZON_ROW_HEIGHT = 0.3  # share of the plot height given to the horizon strip
+REDRAW_MS = 30  # a zoom or pan redraws the series once it has paused this long
 
 
 def _add_series(plot: pg.PlotItem, pen, **kwargs) -> pg.PlotDataItem:
@@ -44,16 +47,12 @@ class OverviewView(QWidget):
         self.log_box.toggled.connect(self.set_log_scale)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(palette.BACKGROUND)
-        # Row 0: the findings (hidden until a FindingsTracker is attached with `show_findings`).
-        self.findings_plot = self.graphics.addPlot(row=0, col=0)
-        self.plot = self.graphics.addPlot(row=1, col=0)
-        self.horizon_plot = self.graphics.addPlot(row=2, col=0)
+        self.plot = self.graphics.addPlot(row=0, col=0)
+        self.horizon_plot = self.graphics.addPlot(row=1, col=0)
         layout_item = self.graphics.ci.layout
-        layout_item.setRowStretchFactor(1, round((1 - HORIZON_ROW_HEIGHT) * 10))
-        layout_item.setRowStretchFactor(2, round(HORIZON_ROW_HEIGHT * 10))
-        self.findings = FindingMarkers(self.findings_plot)
-        self._show_findings_row(False)
-        for plot in (self.findings_plot, self.plot, self.horizon_plot):
+        layout_item.setRowStretchFactor(0, round((1 - HORIZON_ROW_HEIGHT) * 10))
+        layout_item.setRowStretchFactor(1, round(HORIZON_ROW_HEIGHT * 10))
+        for plot in (self.plot, self.horizon_plot):
             palette.style_plot(plot, mouse=True)
             plot.setMenuEnabled(False)
             plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
@@ -62,12 +61,9 @@ class OverviewView(QWidget):
             plot.enableAutoRange(axis="y")
             plot.setAutoVisible(y=True)
         self.horizon_plot.setXLink(self.plot)
-        self.findings_plot.setXLink(self.plot)
-        self.findings_plot.hideAxis("bottom")
-        self.findings_plot.getAxis("left").setTicks([[(0, "findings")]])
-        self.findings_plot.disableAutoRange(axis="y")
-        self.findings_plot.setYRange(-1, 1, padding=0)
         self.plot.hideAxis("bottom")
+        # Interesting batches, marked along the top of the max gradient once `show_findings` is called.
+        self.findings = FindingMarkers(self.plot)
         # Short axis names: the strips are low, and long vertical labels of neighbours collide.
         self.plot.setLabel("left", "max grad.")
         self.horizon_plot.setLabel("left", "horizon")
@@ -94,6 +90,20 @@ class OverviewView(QWidget):
 
         self.info = QLabel()
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The series come from the store's multi-resolution summary at the zoom shown (RecordStore.envelope):
+        # redrawn when the visible range changes. A file without a summary gets one rebuilt in the background.
+        self._drawn: tuple | None = None  # (store, records, start, stop, blocks) of what the curves show
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self._draw_series)
+        self.plot.sigXRangeChanged.connect(self._redraw_timer.start)
+        self.rebuild = SummaryRebuild(self)
+        self.summary_note = QLabel()
+        self.summary_note.hide()
+        self.rebuild.progressed.connect(self._show_rebuild_progress)
+        self.rebuild.done.connect(self._rebuilt)
+        self.rebuild.failed.connect(self._rebuild_failed)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -106,6 +116,7 @@ class OverviewView(QWidget):
         layout.addLayout(header_row)
         layout.addWidget(self.findings.legend)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.summary_note)
         layout.addWidget(self.info)
 
         scene = self.graphics.scene()
@@ -118,17 +129,19 @@ class OverviewView(QWidget):
         selection.shownChanged.connect(self._update_info)
 
     def show_findings(self, tracker) -> None:
-        """Mark the findings of `tracker` (a FindingsTracker) in a row above the max gradient, with a legend."""
+        """Mark the findings of `tracker` (a FindingsTracker) along the top of the max gradient, with a legend
+        row under the heading once there are any."""
         self.findings.attach(tracker)
-        self._show_findings_row(True)
-
-    def _show_findings_row(self, shown: bool) -> None:
-        self.findings_plot.setVisible(shown)
-        self.graphics.ci.layout.setRowFixedHeight(0, FINDINGS_ROW_HEIGHT if shown else 0)
 
     # -- data ----------------------------------------------------------------------------------------
     def set_store(self, store) -> None:
         self.store = store
+        self._drawn = None
+        self.rebuild.cancel()
+        self.summary_note.hide()
+        if store is not None and store.needs_summary:
+            self.rebuild.start(store)
+            self._show_rebuild_progress(0.0, f"summarising {len(store):,} records")
         self.records_appended()
         self.plot.enableAutoRange(axis="x")
         self.refresh()
@@ -150,18 +163,48 @@ class OverviewView(QWidget):
 
     def records_appended(self) -> None:
         """Redraw the series from the store (it grew); the x range follows unless the user zoomed."""
-        if self.store is None or not len(self.store):
+        self._draw_series()
+        self._draw_markers()  # a marker may point at a record that only now arrived
+
+    def _draw_series(self) -> None:
+        """The visible records' max gradient and horizon, a block of records per pixel or so (the minimum
+        and maximum of each block, so that no spike is lost), from the store's summary."""
+        store = self.store
+        if store is None or not len(store):
             self.max_curve.setData([], [])
             self.horizon_curve.setData([], [])
+            self._drawn = None
             return
-        self.max_curve.setData(self.store.batches, self.store.max_gradient)
-        self.horizon_curve.setData(self.store.batches, self.store.horizon)
-        self._draw_markers()  # a marker may point at a record that only now arrived
+        if self.plot.vb.autoRangeEnabled()[0]:
+            start, stop = 0, len(store)  # the whole run; the x range then follows the data
+        else:
+            start, stop = store.index_range(*self.plot.vb.viewRange()[0])
+        blocks_wanted = max(256, int(self.plot.vb.width()))
+        drawn = (id(store), len(store), start, stop, blocks_wanted)
+        if drawn == self._drawn:
+            return  # e.g. the range change that setting these very data made
+        self._drawn = drawn
+        blocks = store.envelope(start, stop, blocks_wanted)
+        self.max_curve.setData(*peak_path(blocks, "max_gradient"))
+        self.horizon_curve.setData(*peak_path(blocks, "horizon"))
+
+    def _show_rebuild_progress(self, fraction: float, text: str) -> None:
+        self.summary_note.setText(f"This file has no overview summary; showing a sample of its records while "
+                                  f"one is made: {text} ({fraction:.0%})")
+        self.summary_note.show()
+
+    def _rebuild_failed(self, message: str) -> None:
+        self.summary_note.setText(f"The overview shows a sample of the records: {message}")
+
+    def _rebuilt(self) -> None:
+        self.summary_note.hide()
+        self._drawn = None
+        self._draw_series()
 
     def _batch_at(self, index) -> float | None:
         if self.store is None or index is None or index >= len(self.store):
             return None
-        return float(self.store.batches[index])
+        return float(self.store.batch_at(index))
 
     def _draw_markers(self, *_) -> None:
         for lines, index in ((self.selected_lines, self.selection.selected), (self.preview_lines, self.selection.preview)):
@@ -188,7 +231,7 @@ class OverviewView(QWidget):
         text = (
             f"batch {record.batch:,}   ·   " + (f"{where}   ·   " if where else "")
             + f"max gradient {record.max_gradient:.4g}"
-            f"   ·   loss {loss_text(per_character(float(record.loss.sum()), n))}"
+            f"   ·   loss {loss_text(per_character(float(record.loss.sum()), n), self.store.loss_unit)}"
             f"   ·   horizon {record.horizon} steps"
         )
         if self.selection.preview is not None and self.selection.preview != self.selection.selected:
@@ -206,7 +249,7 @@ class OverviewView(QWidget):
         finding = self.findings.finding_near(pos)
         if finding is not None:
             return self.store.nearest_index(finding.batch)
-        for plot in (self.findings_plot, self.plot, self.horizon_plot):
+        for plot in (self.plot, self.horizon_plot):
             if plot.vb.sceneBoundingRect().contains(pos):
                 return self.store.nearest_index(plot.vb.mapSceneToView(pos).x())
         return None
@@ -217,7 +260,7 @@ class OverviewView(QWidget):
     def hover_at_scene(self, pos: QPointF) -> None:
         self.selection.set_preview(self._index_at(pos))
         finding = self.findings.finding_near(pos)
-        self.findings_plot.vb.setToolTip(f"batch {finding.batch:,}: {finding.reason}" if finding is not None else "")
+        self.plot.vb.setToolTip(f"batch {finding.batch:,}: {finding.reason}" if finding is not None else "")
 
     def _on_clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:

@@ -171,11 +171,10 @@ class StackedBarsView(QWidget):
         if scale != "batch" and len(self.store):
             # Scales shared across batches come from the per-record max gradient; a taller bar of
             # this batch (sum of norms ≥ norm of the sum) still fits rather than being cut off.
-            series = self.store.max_gradient
-            if scale == "recent":
-                i = self.selection.shown
-                series = series[max(0, i - RECENT_WINDOW + 1) : i + 1]
-            high = max(high, float(series.max()))
+            # From the store's overview summary: a run of millions of records is not read for it.
+            i = self.selection.shown
+            start, stop = (max(0, i - RECENT_WINDOW + 1), i + 1) if scale == "recent" else (0, len(self.store))
+            high = max(high, self.store.max_gradient_peak(start, stop))
         high = high if high > 0 else 1.0
         palette.set_y_range(self.plot, low * 1.04, high * 1.04)
 

@@ -122,7 +122,6 @@ class StepRangeStrip(QWidget):
         palette.style_plot(self.plot)
         self.plot.getAxis("left").setWidth(palette.LEFT_AXIS_WIDTH)
         self.plot.getAxis("left").setTicks([[]])
-        self.plot.getAxis("left").setLabel("all steps")
         self.plot_widget.setFixedHeight(STRIP_HEIGHT)
         self.bars = pg.BarGraphItem(x=[], height=[], width=1.0, pen=None, brush=palette.OVERVIEW_LINE)
         self.plot.addItem(self.bars)
