@@ -159,7 +159,8 @@ def main() -> int:
     idle_p99, live_p99 = (float(np.percentile(x, 99)) for x in (idle, training))
     print(describe("idle", idle))
     print(describe("training", training))
-    print(f"GUI process CPU while training live: {np.mean(gui_cpu):.0%} of one core (the training itself runs in a child process)")
+    print(f"GUI process CPU while training live: {np.mean(gui_cpu):.0%} of one core (both threads; a training "
+          f"process of its own is not counted)")
     print(f"headless {headless:7.0f} batches/s")
     print(f"live     {live:7.0f} batches/s")
     print(f"ratio    {live / headless:7.2f} × headless (rounds {min(ratios):.2f}–{max(ratios):.2f})   target ≥ 0.9: "

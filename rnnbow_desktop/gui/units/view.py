@@ -180,7 +180,7 @@ class UnitsView(QWidget):
         """Show the units of the session at `path` (None: none). `live`: a run in this window writes it."""
         self.path = None if path is None else Path(path)
         self.store = store
-        self.enabled = store is not None and getattr(store, "has_model", True)
+        self.enabled = store is not None and store.has_model
         self.live = live
         self.complete = False  # until the first look at the file says otherwise
         self.checkpoints, self.report, self.curve = (), None, None

@@ -179,6 +179,10 @@ class UnitsWorker(QThread):
         finally:
             self._close()
 
+    def _waiting_besides(self, kind: str) -> bool:
+        with self._lock:
+            return any(k != kind for k in self._pending)
+
     def _current(self, job: Job) -> bool:
         with self._lock:
             return not self._stopping and self._newest.get(job.kind) == job.generation
@@ -187,6 +191,8 @@ class UnitsWorker(QThread):
         def progress(fraction: float, text: str) -> None:
             if not self._current(job):
                 raise Cancelled
+            if job.kind == CURVE and self._waiting_besides(CURVE):
+                raise _StepAside  # the curve (many replays) lets a report or a unit's gradients go first
             now = time.monotonic()
             if now - self._last_report >= PROGRESS_INTERVAL:
                 self._last_report = now
@@ -213,6 +219,9 @@ class UnitsWorker(QThread):
                     return
                 value = self._with_ngram(session, job, report, progress)
             self.finishedJob.emit(Outcome(job.kind, job.generation, job.path, value, True, time.perf_counter() - started))
+        except _StepAside:
+            with self._lock:
+                self._pending.setdefault(job.kind, job)  # resumed later; replays done so far are cached
         except Cancelled:
             self.cancelledJob.emit((job.kind, job.generation))
         except (RnnbowError, KeyError) as exc:
@@ -349,6 +358,10 @@ class UnitsWorker(QThread):
         if not found:
             raise RnnbowError("none of the checkpoints can be read yet")
         return best_over_training(found, batches)
+
+
+class _StepAside(Exception):
+    """A long job pauses for a more urgent one; it is queued again and goes on from its cache."""
 
 
 def _nbytes(checkpoint: Checkpoint) -> int:
