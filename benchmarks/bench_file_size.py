@@ -7,7 +7,7 @@
    samples, so the file grows by records and batch losses only), written once with compact records
    and once as format 1 (`SessionWriter(compact=False)`); bytes per record = (file size − size of the
    same session with no batch) / records.
-2. Compressors: the compact layout's columns of those records in chunks of 64 records, compressed by
+2. Compressors: the compact layout's columns of those records in chunks of 48 records, compressed by
    HDF5's own filters (shuffle + LZF, shuffle + deflate at levels 1, 4 and 6) and by the writer's
    encoder (shuffle + deflate of the exponent plane only, compressed_columns.py): bytes per record and
    CPU time to compress.
@@ -73,7 +73,7 @@ def bytes_per_record(folder: Path, config: TrainConfig, corpus, batches: int):
     return sizes, records, sum(1 for m in masks if m) / max(1, len(masks))
 
 
-def compressor_table(records, chunk_rows: int = 64) -> dict:
+def compressor_table(records, chunk_rows: int = 48) -> dict:
     """Bytes per record and CPU µs per record of the compact columns under HDF5's own filters and ours."""
     columns = {}
     for name in COMPRESSED_FIELDS:

@@ -163,7 +163,7 @@ def build(path: Path, records: int, full: bool) -> dict:
         builder = SummaryBuilder()
         summary_rows = [0] * len(BLOCK_SIZES)
         loss_total = np.empty(records, np.float32)
-        block = 1 << 20
+        block = rows * ((1 << 20) // rows)  # whole chunks at a time
         for lo in range(0, records, block):
             hi = min(records, lo + block)
             index = np.arange(lo, hi, dtype=np.int64)

@@ -17,6 +17,10 @@ It writes:
   dynamics-lstm.png  the Dynamics view on `rnnbow demo`'s LSTM (its 20 checkpoints), the unit that travels
                    farthest selected (skip: --skip-dynamics; only this one: --dynamics-only; reuse a demo
                    session instead of training it, about 80 s: --demo-lstm long-range-lstm.h5)
+  findings.png     the window (views and the Findings tab) on a run whose corpus turns from C headers into
+                   nested brackets halfway, its best finding selected (skip: --skip-findings)
+  long-sequence.png  the four views on a 512-character sequence, zoomed to steps 230–310, the loss at
+                   step 290 hovered (skip: --skip-long; about two minutes of training)
 The sessions are trained deterministically (fixed seeds) into a scratch folder in the temp directory,
 and each window uses its own settings file there, so the pictures do not depend on this machine's
 saved layout. Only window-live.png changes from run to run (it depends on the machine's speed).
@@ -46,6 +50,10 @@ HOVER_T, HOVER_J = 21, 17  # hovered loss t, and the bar j (offset t − j = 4) 
 LIVE_MS = 15_000
 DYNAMICS_SIZE = (1300, 700)
 DYNAMICS_WAIT_S = 300  # replaying 20 checkpoints and embedding them: seconds, more on a loaded machine
+FINDINGS_BATCHES = 10_000  # two passes through 120,000 characters: the switch, and the wrap back
+FINDINGS_PART = 60_000  # characters of C headers, then as many of nested brackets
+LONG_N, LONG_HIDDEN, LONG_BATCHES = 512, 64, 400
+LONG_STEPS, LONG_HOVER_T = (230.0, 310.0), 290
 
 
 def train(corpus: str, out: Path, batches: int, *extra: str) -> None:
@@ -152,6 +160,50 @@ def dynamics_screenshot(session: Path, path: Path, settings_dir: Path) -> None:
     close(window)
 
 
+def findings_screenshot(folder: Path, path: Path, settings_dir: Path) -> None:
+    """The views and the Findings list of a run whose text changes character halfway; the best finding selected."""
+    import sysconfig
+
+    from rnnbow_desktop.core.corpus import load_corpus
+
+    headers = Path(sysconfig.get_paths()["include"])
+    c_text = "".join(p.read_text(errors="ignore") for p in sorted(headers.glob("*.h")))[:FINDINGS_PART]
+    brackets = load_corpus("brackets")
+    corpus = folder / "c-then-brackets.txt"
+    corpus.write_text(c_text + brackets.decode(brackets.ids[:FINDINGS_PART]), encoding="utf-8")
+    session = folder / "c-then-brackets.h5"
+    train(str(corpus), session, FINDINGS_BATCHES)
+    window = open_window(session, settings_dir)
+    for dock in (window.train_dock, window.loss_dock, window.samples_dock):
+        dock.hide()
+    window.findings_dock.show()
+    window.findings_dock.raise_()
+    deadline = time.monotonic() + 60
+    while window.findings_tracker.records < len(window.store) and time.monotonic() < deadline:
+        settle(250)
+    if not window.findings_tracker.findings:
+        sys.exit(f"no findings in {session}: {window.findings_tracker.status()}")
+    window.findings_panel.go_to(window.findings_tracker.findings[0])
+    grab(window, path)
+    close(window)
+
+
+def long_sequence_screenshot(folder: Path, path: Path, settings_dir: Path) -> None:
+    """The four views of a 512-step batch, zoomed to a range of steps, one loss hovered."""
+    session = folder / "c-like-512.h5"
+    train("c-like", session, LONG_BATCHES, "--hidden", str(LONG_HIDDEN), "--seq-len", str(LONG_N),
+          "--checkpoint-every", "0", "--sample-every", "0")
+    window = open_window(session, settings_dir)
+    window.selection.select(len(window.store) - 1)
+    window.selection.set_step_range(LONG_STEPS)
+    window.selection.set_hovered_loss(LONG_HOVER_T)
+    settle(400)
+    if not window.views.grab().save(str(path)):
+        sys.exit(f"could not write {path}")
+    print(f"  wrote {path}")
+    close(window)
+
+
 def live_screenshot(path: Path, folder: Path) -> None:
     """Run the app as a user would, training from the first second, and let it photograph itself."""
     env = dict(os.environ, RNNBOW_SETTINGS_DIR=str(folder / "settings-live"), RNNBOW_QUIT_AFTER_MS=str(LIVE_MS),
@@ -166,6 +218,8 @@ def main() -> int:
     parser.add_argument("--skip-lstm", action="store_true", help="do not make window-lstm.png")
     parser.add_argument("--skip-live", action="store_true", help="do not make window-live.png")
     parser.add_argument("--skip-dynamics", action="store_true", help="do not make dynamics-lstm.png")
+    parser.add_argument("--skip-findings", action="store_true", help="do not make findings.png")
+    parser.add_argument("--skip-long", action="store_true", help="do not make long-sequence.png")
     parser.add_argument("--dynamics-only", action="store_true", help="make only dynamics-lstm.png")
     parser.add_argument("--demo-lstm", type=Path, default=None, metavar="SESSION.h5",
                         help="rnnbow demo's long-range-lstm.h5 to picture, instead of training it")
@@ -211,6 +265,11 @@ def main() -> int:
             hover_segment(window, HOVER_T, HOVER_J)
             grab(window, args.out / "window-lstm.png")
             close(window)
+
+        if not args.skip_findings:
+            findings_screenshot(tmp, args.out / "findings.png", tmp / "settings-findings")
+        if not args.skip_long:
+            long_sequence_screenshot(tmp, args.out / "long-sequence.png", tmp / "settings-long")
 
         if not args.skip_live:
             live_screenshot(args.out / "window-live.png", tmp)

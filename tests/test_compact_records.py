@@ -11,6 +11,7 @@ from rnnbow_desktop.core.corpus import Corpus
 from rnnbow_desktop.core.errors import SessionFormatError
 from rnnbow_desktop.core.training import Trainer
 from rnnbow_desktop.storage import reader as reader_module
+from rnnbow_desktop.storage import writer as writer_module
 from rnnbow_desktop.storage.compressed_columns import STORED_AS_IS, CompressedColumn, shuffle_deflate
 from rnnbow_desktop.storage.reader import Session
 from rnnbow_desktop.storage.record_store import RecordStore
@@ -246,3 +247,27 @@ def test_flushing_often_leaves_little_dead_space(tmp_path):
     assert often.stat().st_size < legacy.stat().st_size
     with Session(often) as a, Session(once) as b:
         assert np.array_equal(a.column("contribution"), b.column("contribution"))
+
+
+def test_interval_flushes_hold_back_an_incomplete_chunk_and_everything_after_it(tmp_path, monkeypatch):
+    """A timed flush writes complete chunks only (the rest waits, at most _HOLD_SECONDS, here forever), and the
+    losses and checkpoints of the batches held back wait with them: every table holds the same prefix."""
+    monkeypatch.setattr(writer_module, "_HOLD_SECONDS", 1e9)
+    config, corpus, results = steps("rnn", 130)  # every batch recorded, checkpoints at 0, 40, 80, 120
+    path = tmp_path / "held.h5"
+    writer = SessionWriter(path, config, corpus, flush_interval=0.0)  # every add is a timed flush
+    with h5py.File(path, "r", swmr=True) as f:
+        rows = f["records/itemized"].chunks[0]
+    seen = set()
+    for result in results:
+        writer.add(result)
+        written = writer.records_written
+        assert written == writer.batches_written and (written == 1 or written % rows == 0), written
+        seen.add(written)
+        with Session(path) as s:
+            assert s.n_records == s.batches_trained == written
+            assert s.n_checkpoints == len([b for b in range(0, written, 40)])
+    assert seen == {1, *range(rows, 130, rows)}
+    writer.close()
+    with Session(path) as s:
+        assert s.n_records == s.batches_trained == 130 and s.n_checkpoints == 4

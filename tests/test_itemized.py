@@ -159,3 +159,22 @@ def test_long_sequence_layout_gives_the_same_measures(name):
         assert whole.truncation_error[: length // 2].max() > 1e-3, "the far losses matter in this problem"
         np.testing.assert_allclose(blocked.truncation_error, whole.truncation_error, rtol=0, atol=1e-6)
         assert blocked.truncation_error[-1] == 0.0
+
+
+def test_truncation_error_survives_tiny_gradients(problem):
+    """e(k) is a ratio: deltas scaled by 1e-30 (far offsets of a long sequence get that small) give the same
+    e(k), also when kept in float32, where their squares would underflow without rescaling."""
+    cell, params, inputs, targets, h0 = problem
+    r = batch_gradients(cell, params, inputs, targets, h0, itemize=True)
+    _, deltas = itemized.sweep(cell, params, r.fwd, local_dh(params, r.fwd, targets), itemize=True)
+    h_prev = r.fwd.hs[:-1]
+    expected = itemized.truncation_error(deltas.copy(), h_prev)
+    for work in (itemized.Workspace(), itemized.Workspace(max_float64_bytes=0)):
+        tiny = itemized.truncation_error(deltas * 1e-30, h_prev, work)
+        np.testing.assert_allclose(tiny, expected, rtol=0, atol=1e-6)
+    # Gradients that vanish into subnormal numbers (an untrained network, far offsets of n = 512): e(k)
+    # stays finite, and the offsets beyond carry nothing.
+    vanishing = deltas * np.where(np.arange(N) < 3, 1.0, 1e-318)[None, :, None]  # [j, d]: offsets d ≥ 3 subnormal
+    for work in (itemized.Workspace(), itemized.Workspace(max_float64_bytes=0)):
+        error = itemized.truncation_error(vanishing, h_prev, work)
+        assert np.isfinite(error).all() and np.all(error[3:] < 1e-6)

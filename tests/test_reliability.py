@@ -148,14 +148,15 @@ print("survived", count, flush=True)
 """
 
 # The first block (batches 1-30) holds the checkpoint of batch 25 and no sample: in phase 1, 9 chunk
-# writes (the record columns, compressed: their first chunk, still incomplete) and 13 appends (the
+# writes (the 9 record columns, compressed: their first chunk of 48 rows, incomplete) and 13 appends (the
 # checkpoint columns = 6 parameters, h0 and 6 Adagrad memories); in phase 2, 3 appends (records/batch,
 # checkpoints/batch, training/loss); 2 HDF5 flushes. The summary has no complete block yet (64 records).
-# The second (31-60) adds the sample of batch 40 and the checkpoint of batch 50: chunk writes 10-18,
-# appends 17-34 (phase 1: 17-30, phase 2: 31-34), HDF5 flushes 3-4.
+# The second (31-60) adds the sample of batch 40 and the checkpoint of batch 50: chunk writes 10-27 (the
+# first chunks, now complete, then the second, incomplete), appends 17-34 (phase 1: 17-30, phase 2:
+# 31-34), HDF5 flushes 3-4.
 KILL_POINTS = [
     ("before-resize:17", 31), ("after-resize:23", 31), ("after-write:28", 31), ("after-write:30", 31),
-    ("before-chunk:10", 31), ("after-chunk:14", 31), ("after-chunk:18", 31),
+    ("before-chunk:10", 31), ("after-chunk:14", 31), ("after-chunk:22", 31), ("after-chunk:27", 31),
     ("before-h5flush:3", 31), ("after-h5flush:3", 31), ("after-resize:31", 31), ("after-write:31", 31),
     ("after-write:34", 31), ("before-h5flush:4", 31), ("after-h5flush:4", 61),
 ]

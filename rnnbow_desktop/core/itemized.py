@@ -159,7 +159,7 @@ class _Reduction:
     def add_suffixes(self, j0: int, D: np.ndarray) -> None:
         """a_j(k) for the block's rows j, summed in float64 from the far offsets in, stored packed."""
         b, n, GH = D.shape
-        total = self.work.get("suffix_block", (b, GH))
+        total = self.work.get("suffix_block", (n, GH))[:b]  # n rows: one buffer for blocks of any size
         total[:] = 0.0
         for k in range(n - 1, -1, -1):
             m = min(b, n - k - j0)  # rows j of the block with j + k < n
@@ -187,14 +187,14 @@ class _Reduction:
             # subnormal floats, which the CPU handles dozens of times more slowly. Scaled to ~1 first.
             scale = max(float(a.max(initial=0.0)), -float(a.min(initial=0.0)))
             if scale > 0 and not 1e-4 <= scale <= 1e4:
-                a = a * (1 / scale)
+                a = a / scale  # not a * (1 / scale): the reciprocal of a subnormal scale overflows
             else:
                 scale = 1.0
             if m > H:
                 r = a.T @ b[:m]  # (GH, H)
-                squared[k] = np.vdot(r, r) * scale**2
+                squared[k] = float(np.vdot(r, r)) * scale**2  # as a Python float: scale² may be below float32's range
             else:
-                squared[k] = np.vdot(gram[:m, :m], a @ a.T) * scale**2
+                squared[k] = float(np.vdot(gram[:m, :m], a @ a.T)) * scale**2
         total = squared[0]
         error = np.zeros(n)
         if total > 0:

@@ -22,7 +22,8 @@ from ..storage.run_series import RunSeriesParts, RunSeriesReader
 
 TICK_MS = 100  # the timer that reads, starts rankings and collects them
 READ_BUDGET = 0.012  # seconds of reading per tick: the GUI stays responsive while a long session is read
-READ_BLOCK = 512  # records per read call
+READ_BLOCK = 512  # records per read call, at most ...
+READ_BYTES = 1 << 20  # ... and about this many bytes of (n, n) contributions: one record at n = 512
 MIN_INTERVAL = 2.0  # seconds from the end of one ranking to the start of the next, at least
 DUTY = 0.2  # a ranking that took T seconds is followed by a pause of at least T (1 / DUTY − 1)
 REFRESH_INTERVAL = 1.0  # seconds between looks for rows a writer has added
@@ -156,7 +157,8 @@ class FindingsTracker(QObject):
             if self._reader is None:
                 if now < self._next_refresh:
                     return
-                self._reader = RunSeriesReader(session, READ_BLOCK)
+                n = store.config.seq_length
+                self._reader = RunSeriesReader(session, max(1, min(READ_BLOCK, READ_BYTES // (4 * n * n))))
             elif self._reader.session is not session:
                 self._reader.session = session  # the window swapped its handle (a run finished)
             reader = self._reader
@@ -166,7 +168,7 @@ class FindingsTracker(QObject):
             if reader.behind:
                 deadline = now + READ_BUDGET
                 while reader.behind and time.monotonic() < deadline:
-                    reader.update(limit=READ_BLOCK)
+                    reader.update(limit=reader.block)
                 self.statusChanged.emit()
         except (RnnbowError, OSError) as exc:
             self._reader = None  # read again from the start on the next try

@@ -64,10 +64,6 @@ class RecordLayout:
                     packed.add(name)
         return cls(n=n, derived=frozenset(names), packed=frozenset(packed))
 
-    @property
-    def compact(self) -> bool:
-        return bool(self.derived or self.packed)
-
     def stored(self, fields: dict) -> dict:
         """The fields the file holds datasets for: name -> stored row shape (as a function of n and G)."""
         out = {}

@@ -112,6 +112,7 @@ class RecordStore:
         self._summary: FileSummary | MemorySummary | None = None
         self._cache: OrderedDict[int, BatchRecord] = OrderedDict()
         self.last_error: str | None = None  # why the last get() found nothing
+        self.closed = False
         self._choose_summary()
 
     # -- construction ---------------------------------------------------------------------------
@@ -375,5 +376,6 @@ class RecordStore:
         self.session = session
 
     def close(self) -> None:
+        self.closed = True  # a view asked to draw afterwards (a timer firing late) draws nothing
         if self.session is not None:
             self.session.close()

@@ -6,6 +6,9 @@ writer (or a full disk) leaves every flushed block readable, from the first batc
 Each flush is a small commit: the bulky columns are written and flushed first, the `batch` and
 `loss` columns that say "these rows exist" last. After a failed write the writer stops touching the
 file at once. What survives which fault: docs/reliability.md.
+
+Sessions are written in format 2 (docs/session-format.md): compact records (compressed_columns.py,
+record_layout.py) and the overview's summary (record_summary.py); `compact=False` writes format 1.
 """
 
 from __future__ import annotations
@@ -47,13 +50,14 @@ _CHUNK_BYTES = 256 * 1024
 _MAX_CHUNK_ROWS = 4096
 _FEW_ROWS = 8
 # Compact records: the compressed columns share one number of rows per chunk (so they reach the file
-# together): at most 64, and at most 256 KiB of the widest column uncompressed. A chunk is compressed
+# together): at most 48, and at most 256 KiB of the widest column uncompressed. A chunk is compressed
 # once it is complete (compressed_columns.py), so an interval flush holds back the rows of an
 # incomplete chunk while its first row is younger than _HOLD_SECONDS; older rows go out as they are.
-# 64 rows fill within that second at 64 batches/s and more; larger chunks compress no better (32 rows:
-# 0.4 % larger, 128: 0.1 % smaller, measured at n = 25).
+# 48 rows fill within that second at 48 batches/s and more (a loaded machine here trained 60–100);
+# larger chunks compress barely better (at n = 25: 32 rows 0.4 % larger than 128, 64 rows 0.1 %) but
+# fill more slowly, and each chunk costs the file 16 bytes of index and the pre-flight check a visit.
 _COMPRESSED_CHUNK_BYTES = 256 * 1024
-_MAX_COMPRESSED_ROWS = 64
+_MAX_COMPRESSED_ROWS = 48
 _HOLD_SECONDS = 1.0
 
 
@@ -113,6 +117,7 @@ class _Pending:
     samples: list = field(default_factory=list)
     record_times: list = field(default_factory=list)  # when each record came (time.monotonic())
     fed: int = 0  # records already given to the compressed columns (held back at the last flush)
+    loss_from: int = 0  # the batch of loss[0]
 
     def __bool__(self) -> bool:
         return bool(self.loss or self.records or self.checkpoints or self.samples)
@@ -303,6 +308,8 @@ class SessionWriter:
         if self.closed:
             raise SessionWriteError(f"{self.path}: the session is already closed")
         pending = self._pending
+        if not pending.loss:
+            pending.loss_from = step.batch
         pending.loss.append(step.loss)
         now = time.monotonic()
         if step.record is not None:
@@ -383,7 +390,7 @@ class SessionWriter:
             # What came from the first record held back on waits with it, so that the file always
             # holds the same prefix of training in every table (N records of the first N batches).
             first = kept[0].batch
-            losses = losses[: first - rows["loss"]]
+            losses = losses[: first - pending.loss_from]
             cps = [c for c in cps if c.batch < first]
             samples = [x for x in samples if x.batch < first]
         if records:
@@ -423,7 +430,8 @@ class SessionWriter:
             "loss": rows["loss"] + len(losses),
         }
         rest = _Pending(loss=pending.loss[len(losses):], records=kept, checkpoints=pending.checkpoints[len(cps):],
-                        samples=pending.samples[len(samples):], record_times=kept_times, fed=len(kept))
+                        samples=pending.samples[len(samples):], record_times=kept_times, fed=len(kept),
+                        loss_from=pending.loss_from + len(losses))
         # One statement, so an interrupt (Ctrl+C in a notebook) cannot separate the two.
         self._rows, self._pending = committed, rest
 

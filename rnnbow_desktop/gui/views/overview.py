@@ -7,6 +7,7 @@ from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...analysis.series_summary import peak_path
+from ...core.errors import RnnbowError
 from ...core.loss_smoothing import loss_text, per_character
 from ..summary_rebuild import SummaryRebuild
 from . import palette
@@ -170,7 +171,7 @@ class OverviewView(QWidget):
         """The visible records' max gradient and horizon, a block of records per pixel or so (the minimum
         and maximum of each block, so that no spike is lost), from the store's summary."""
         store = self.store
-        if store is None or not len(store):
+        if store is None or store.closed or not len(store):
             self.max_curve.setData([], [])
             self.horizon_curve.setData([], [])
             self._drawn = None
@@ -184,7 +185,14 @@ class OverviewView(QWidget):
         if drawn == self._drawn:
             return  # e.g. the range change that setting these very data made
         self._drawn = drawn
-        blocks = store.envelope(start, stop, blocks_wanted)
+        try:
+            blocks = store.envelope(start, stop, blocks_wanted)
+        except (KeyError, IndexError, RnnbowError, OSError) as exc:  # a damaged file, or one closed meanwhile
+            self.max_curve.setData([], [])
+            self.horizon_curve.setData([], [])
+            self.summary_note.setText(f"The overview cannot be drawn: {exc.args[0] if exc.args else type(exc).__name__}")
+            self.summary_note.show()
+            return
         self.max_curve.setData(*peak_path(blocks, "max_gradient"))
         self.horizon_curve.setData(*peak_path(blocks, "horizon"))
 
