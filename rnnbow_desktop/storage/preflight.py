@@ -74,3 +74,4 @@ def _preflight_frozen(path: Path, exercise: Callable[[str], None], timeout: floa
         child.kill()
         child.join()
         return None
+    return child.exitcode
