@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..analysis.hidden_trace import MULTIWAY_SAMPLES, MULTIWAY_STEPS, STATES
 from ..core.errors import Cancelled, RnnbowError
+from ..storage.paths import check_new_file
 from .args import PROG, positive_int
 from .progress import Progress
 from .signals import StopRequests
@@ -85,11 +86,7 @@ def add_parser(sub) -> None:
 def check_npz_path(path: Path, overwrite: bool) -> Path:
     if path.suffix.lower() != ".npz":
         raise RnnbowError(f"{path}: a numpy file name must end in .npz")
-    if path.exists() and not overwrite:
-        raise RnnbowError(f"{path}: already exists (use --force to overwrite it)")
-    if not path.parent.is_dir():
-        raise RnnbowError(f"{path}: folder {path.parent} does not exist")
-    return path
+    return check_new_file(path, overwrite)
 
 
 def summary(path: Path, dynamics) -> dict:

@@ -39,6 +39,15 @@ def check_image_path(path, overwrite: bool = True) -> Path:
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise RnnbowError(f"{path}: unknown image type {path.suffix or '(none)'!r}; use .png or .svg")
+    return check_new_file(path, overwrite)
+
+
+def check_new_file(path, overwrite: bool = True) -> Path:
+    """`path` as a Path if a file can be written there: its folder exists and, unless `overwrite`,
+    no file of that name yet; RnnbowError saying why not otherwise."""
+    from ..core.errors import RnnbowError
+
+    path = Path(path)
     if path.exists() and not overwrite:
         raise RnnbowError(f"{path}: already exists (use --force to overwrite it)")
     if not path.parent.is_dir():
