@@ -18,15 +18,20 @@ REDRAW_MS = 30  # a zoom or pan redraws the series once it has paused this long
 
 
 def _add_series(plot: pg.PlotItem, pen, **kwargs) -> pg.PlotDataItem:
-    """A curve that stays fast at a million points: peak downsampling, drawn only where visible."""
+    """A curve of at most a few thousand points: the store's summary has already reduced the visible records
+    to the minimum and maximum of about one block per pixel (see `_draw_series`)."""
     item = pg.PlotDataItem(pen=pen, **kwargs)
     item.setSkipFiniteCheck(True)
-    # Cached as pixels: moving the hover cursor over a million-point curve then only blits it.
+    # Cached as pixels: moving the hover cursor or the selected-batch line over the curve then only blits it.
     item.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     plot.addItem(item)
-    # Set on the plot: PlotItem.addItem overwrites a curve's own downsampling and clipping options.
-    plot.setDownsampling(auto=True, mode="peak")
-    plot.setClipToView(True)
+    # No pyqtgraph downsampling or clip-to-view on top of the summary: with them every change of the view
+    # range re-processed the data and re-set it, which moved the auto range again, and while training the
+    # overview repainted about 30 times a second instead of once per new frame (measured with
+    # benchmarks/bench_gui_latency.py; PlotItem.addItem sets these options on each curve, so they are
+    # switched off on the plot).
+    plot.setDownsampling(auto=False, ds=1)
+    plot.setClipToView(False)
     return item
 
 
