@@ -291,6 +291,49 @@ def test_info_while_training_sees_growth_and_the_writer_finishes_cleanly(tmp_pat
     assert summary["notes"] == []
 
 
+@posix_only
+def test_two_readers_in_one_process_follow_a_file_another_process_writes(tmp_path, corpus_file):
+    # Found in the window: the Units view's handle on a live file made every read of the findings
+    # tracker's handle fail ("a record column cannot be read … Can't synchronously read data") once
+    # both had refreshed. Readers of one path in one process now share one HDF5 file and its datasets.
+    from rnnbow_desktop.storage import shared_files
+    from rnnbow_desktop.storage.run_series import RunSeriesReader
+
+    out = tmp_path / "live.h5"
+    errors: list[str] = []
+    with rnnbow_started("train", corpus_file, "--out", out, "--hidden", 8, "--seq-len", 25, "--checkpoint-every", 100,
+                        writes=out, settle=0.5) as proc:
+        first = Session(out)
+        series = RunSeriesReader(first, 64)
+        second = None
+        for i in range(40):
+            for name, session in (("first", first), ("second", second)):
+                if session is None:
+                    continue
+                try:
+                    session.refresh()
+                    if session is first:
+                        while series.behind:
+                            series.update(limit=series.block)
+                    else:
+                        session.checkpoint(session.n_checkpoints - 1)
+                        session.record(session.n_records - 1)
+                except SessionFormatError as exc:
+                    errors.append(f"{name}: {exc}")
+            if i == 5:
+                second = Session(out)
+                assert shared_files.open_count() == 1
+            time.sleep(0.1)
+        grown_to = first.n_records
+        first.close()
+        second.record(0)  # still open: the file closes with its last reader
+        second.close()
+        assert shared_files.open_count() == 0
+        stop(proc, signal.SIGTERM)
+    assert errors == []
+    assert series.records == grown_to > 1000 and second.n_records > 0
+
+
 # ------------------------------------------------------------------------------------------------
 # Interrupts
 

@@ -57,9 +57,11 @@ def short(exc: BaseException) -> str:
 
 
 
-def open_h5(path: Path):
+def open_h5(path: Path, separate: bool | None = None):
     """Open read-only; fall back to SWMR for files still (or last) open for writing.
 
+    `separate`: open beside any handle of this process on the file (HDF5's "log" driver, see
+    `_open_read_only`); None: only when a writer of this process has it open.
     Returns (file, why): why is "" for a plain open, else the reason the plain open failed.
     """
     try:
@@ -92,7 +94,8 @@ def open_h5(path: Path):
     # writer's: after a failed write the writer points its descriptor at the null device (see
     # SessionWriter._abandon), and a shared reader would then read zeros, and keep that dead file
     # registered as open for every later open of the path in this process.
-    separate = writer_here(path)
+    if separate is None:
+        separate = writer_here(path)
     for swmr, locking in attempts:
         try:
             f = _open_read_only(path, swmr, locking, separate)

@@ -23,7 +23,8 @@ from ..core.corpus import Corpus
 from ..core.errors import RnnbowError, SessionFormatError
 from ..core.labels import NOT_RECORDED, IdLabels
 from ..core.records import BatchRecord, Checkpoint, LayeredRecord
-from .h5io import H5_ERRORS, reraise_own_bugs, open_h5, short
+from . import shared_files
+from .h5io import H5_ERRORS, reraise_own_bugs, short
 from .locks import in_use, written_by_us
 from .module_session import ModuleDescription
 from .preflight import preflight
@@ -179,9 +180,13 @@ class Session:
         (False), or unless this process wrote the file (None, the default)."""
         self.path = Path(path)
         self._ds = {}
-        if check or (check is None and not written_by_us(self.path)):
+        # A file another reader of this process has open passed its pre-flight check then.
+        if check or (check is None and not written_by_us(self.path) and not shared_files.is_open(self.path)):
             preflight(self.path, exercise)
-        self.file, why = open_h5(self.path)
+        # Shared with every other reader of the file in this process (see shared_files.py).
+        self._shared: shared_files.SharedFile | None = None
+        self._shared, _ = shared_files.acquire(self.path)
+        self.file, why = self._shared.file, self._shared.why
         self.notes: list[str] = []
         # An unfinished file whose writer is gone (killed, crashed, out of space): it will not grow.
         self.writer_stopped = False
@@ -416,6 +421,11 @@ class Session:
 
     def _dataset(self, name: str, row_shape: tuple, kinds: str) -> h5py.Dataset:
         """Open one dataset the reader uses, after checking it can only make us read this file."""
+        shared = self._shared.datasets.get(name) if self._shared is not None else None
+        if shared is not None:  # opened and checked by another reader of this file
+            self._ds[name] = shared
+            self._check_size(name)
+            return shared
         group: h5py.Group = self.file
         parts = name.split("/")
         for i, part in enumerate(parts):
@@ -451,6 +461,8 @@ class Session:
                 raise SessionFormatError(f"{self.path}: {name} is stored in chunks of {chunk_bytes / 1e6:,.0f} MB; refusing to read it")
         self._ds[name] = obj
         self._check_size(name)
+        if self._shared is not None:
+            self._shared.datasets[name] = obj
         return obj
 
     def _check_size(self, name: str) -> None:
@@ -823,12 +835,11 @@ class Session:
         }
 
     def close(self) -> None:
+        """Done reading; the file closes when no other reader of this process has it open. Idempotent."""
         self._ds = {}
-        try:
-            self.file.close()
-        except H5_ERRORS as exc:
-            reraise_own_bugs(exc)
-            pass
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            shared_files.release(shared)
 
     def __enter__(self):
         return self

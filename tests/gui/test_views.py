@@ -269,8 +269,11 @@ def test_overview_draws_every_record(views, store):
     x, y = views.overview.horizon_curve.getOriginalDataset()
     assert np.array_equal(x, store.batches) and np.array_equal(y, store.horizon)
     assert views.overview.max_curve.opts["fillLevel"] == 0
-    assert views.overview.max_curve.opts["downsampleMethod"] == "peak"
-    assert views.overview.max_curve.opts["autoDownsample"] and views.overview.max_curve.opts["clipToView"]
+    # The store's summary already reduces the records to about two points per pixel; pyqtgraph's own
+    # downsampling on top made every range change re-set the data (the overview repainted ~30 times a
+    # second while training, benchmarks/bench_gui_latency.py).
+    for curve in (views.overview.max_curve, views.overview.horizon_curve):
+        assert not curve.opts["autoDownsample"] and not curve.opts["clipToView"]
 
 
 def test_overview_log_scale_shows_the_max_gradient_in_decades(qtbot, views, store, selection):
