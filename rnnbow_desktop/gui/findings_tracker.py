@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from ..analysis.findings import KINDS, Finding, find_interesting
 from ..core.errors import RnnbowError
 from ..storage.run_series import RunSeriesParts, RunSeriesReader
+from .thread_priority import yield_to_the_window
 
 TICK_MS = 100  # the timer that reads, starts rankings and collects them
 READ_BUDGET = 0.012  # seconds of reading per tick: the GUI stays responsive while a long session is read
@@ -70,7 +71,8 @@ class FindingsTracker(QObject):
         self.min_interval = MIN_INTERVAL
         self.store = None
         self._reader: RunSeriesReader | None = None
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="findings")
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="findings",
+                                                           initializer=yield_to_the_window)
         self._future: concurrent.futures.Future | None = None
         self._generation = 0
         self._ranked = -1  # records and batch losses read when the last ranking started

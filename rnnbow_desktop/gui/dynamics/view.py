@@ -4,6 +4,7 @@ beside the spread and community curves; computed off the GUI thread, and recompu
 from __future__ import annotations
 
 import html
+import time
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -23,6 +24,13 @@ from .scatter import COLOR_BY, DynamicsScatter
 from .worker import DynamicsJob, DynamicsOutcome, DynamicsWorker
 
 POLL_MS = 2000  # how often the shown session's checkpoint count is compared with the result's (a cheap check)
+# A growing session brings new checkpoints every second or so while it trains fast, and each update replays
+# and embeds again (1–2 s of CPU at the paper's sizes) in this process, where the drawing and the worker that
+# feeds the live views need the interpreter too. Updates therefore take at most this share of the time: after
+# one that took d seconds, the next starts no sooner than d · (1 / UPDATE_DUTY − 1) later. Measured with
+# benchmarks/bench_gui_latency.py: unthrottled, this view alone took the window from 31 % to 70 % of a core
+# and its event-loop p99 from 25 ms to 95 ms.
+UPDATE_DUTY = 0.1
 PROGRESS_STEPS = 1000
 WIDE = 1.3  # wider than tall by this much: curves beside the scatter, else below it
 STATE_CHOICES = (("h", "hidden state h"), ("c", "cell state c"))
@@ -50,6 +58,8 @@ class DynamicsView(QWidget):
         self.known = -1  # checkpoints in the file when the result (or the reason for none) on show was found
         self.paused = False  # the user cancelled, or the file failed: wait for Compute
         self._retiring: list[DynamicsWorker] = []  # cancelled jobs still computing (they no longer read the file)
+        self._job_started = 0.0  # monotonic time the running job started
+        self._next_update = 0.0  # monotonic time before which a growing session's result is not updated
         palette.light_palette(self)
 
         self.header = QLabel(palette.header_html(
@@ -204,6 +214,8 @@ class DynamicsView(QWidget):
         count = session.n_checkpoints
         if count == self.known:
             return
+        if self.dynamics is not None and time.monotonic() < self._next_update:
+            return  # an update of the result on show, too soon after the last one (UPDATE_DUTY)
         reason = no_dynamics_reason(session)
         if reason is not None:
             self.known = count
@@ -233,6 +245,7 @@ class DynamicsView(QWidget):
         self.progress.setValue(0)
         self._show_stage("reading the checkpoints")
         self._set_busy(True)
+        self._job_started = time.monotonic()
         worker.start()
 
     def _retire_worker(self) -> None:
@@ -249,6 +262,8 @@ class DynamicsView(QWidget):
         if worker is self.worker:
             self.worker = None
             self._set_busy(False)
+            now = time.monotonic()
+            self._next_update = now + (now - self._job_started) * (1 / UPDATE_DUTY - 1)
         elif worker in self._retiring:
             self._retiring.remove(worker)
         else:

@@ -21,6 +21,7 @@ from ...analysis.hidden_trace import HiddenTrace, build_trace
 from ...core.errors import Cancelled, RnnbowError
 from ...storage.reader import Session
 from ...storage.session_dynamics import TRACE_SHARE, read_trace_inputs
+from ..thread_priority import yield_to_the_window
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress signals: the bar needs no more than 10 a second
 # Checkpoints the window embeds at most, spread over training (storage.session_dynamics.select_checkpoints).
@@ -84,6 +85,7 @@ class DynamicsWorker(QThread):
             self.progressed.emit((self.job.generation, fraction, text))
 
     def run(self) -> None:  # QThread entry point
+        yield_to_the_window()
         job = self.job
         try:
             try:

@@ -28,6 +28,7 @@ from ...api.unit_gradients import UnitGradients
 from ...api.units import NgramBaseline, probe_ngram, probe_text
 from ...core.errors import Cancelled, RnnbowError
 from ...core.records import Checkpoint
+from ..thread_priority import yield_to_the_window
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress signals
 _REPLAYS_KEPT = 6
@@ -166,6 +167,7 @@ class UnitsWorker(QThread):
 
     # -- the worker thread ----------------------------------------------------------------------------
     def run(self) -> None:  # QThread entry point
+        yield_to_the_window()
         try:
             while True:
                 with self._lock:

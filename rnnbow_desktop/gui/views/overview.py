@@ -102,7 +102,7 @@ class OverviewView(QWidget):
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(REDRAW_MS)
-        self._redraw_timer.timeout.connect(self._draw_series)
+        self._redraw_timer.timeout.connect(self._range_changed)
         self.plot.sigXRangeChanged.connect(self._redraw_timer.start)
         self.rebuild = SummaryRebuild(self)
         self.summary_note = QLabel()
@@ -172,21 +172,34 @@ class OverviewView(QWidget):
         self._draw_series()
         self._draw_markers()  # a marker may point at a record that only now arrived
 
-    def _draw_series(self) -> None:
+    def _range_changed(self) -> None:
+        """The x range changed (a zoom or pan, or the auto range following new data) and has settled.
+
+        Following a growing run, the range changes because new records were drawn; drawing again here with the
+        records that arrived since would move the range again, and so on: while training, that loop repainted
+        the overview about 20 times a second. Records that arrive are drawn by `records_appended` (the
+        window's frame clock); here only the range is redrawn, with the records already on show."""
+        following = self.plot.vb.autoRangeEnabled()[0]
+        self._draw_series(records=self._drawn[1] if following and self._drawn is not None else None)
+
+    def _draw_series(self, records: int | None = None) -> None:
         """The visible records' max gradient and horizon, a block of records per pixel or so (the minimum
-        and maximum of each block, so that no spike is lost), from the store's summary."""
+        and maximum of each block, so that no spike is lost), from the store's summary. `records`: draw only
+        the first so many (default: all the store has)."""
         store = self.store
         if store is None or store.closed or not len(store):
             self.max_curve.setData([], [])
             self.horizon_curve.setData([], [])
             self._drawn = None
             return
+        count = len(store) if records is None else min(records, len(store))
         if self.plot.vb.autoRangeEnabled()[0]:
-            start, stop = 0, len(store)  # the whole run; the x range then follows the data
+            start, stop = 0, count  # the whole run; the x range then follows the data
         else:
             start, stop = store.index_range(*self.plot.vb.viewRange()[0])
+            stop = min(stop, count)
         blocks_wanted = max(256, int(self.plot.vb.width()))
-        drawn = (id(store), len(store), start, stop, blocks_wanted)
+        drawn = (id(store), count, start, stop, blocks_wanted)
         if drawn == self._drawn:
             return  # e.g. the range change that setting these very data made
         self._drawn = drawn
