@@ -109,7 +109,14 @@ class SessionFollower(QObject):
                                               per_character(smooth, session.info.config.seq_length))
             self.history_batches = lo + len(smooth) if len(smooth) else total
         if session.n_samples > self.history_samples:
-            samples = session.samples()
+            try:
+                samples = session.samples()
+            except RnnbowError:
+                if session.info.complete:
+                    raise
+                # Text is stored with variable length, which HDF5 cannot always read back while another process
+                # appends (its text heap seen mid-write): the records and losses go on; the text is tried again.
+                return
             self.window.samples.add_samples(samples[self.history_samples:])
             self.history_samples = len(samples)
 

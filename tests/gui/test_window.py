@@ -256,6 +256,31 @@ def test_growing_session_from_another_process(window, qtbot, tmp_path):
     assert not window.errors
 
 
+def test_following_a_growing_session_with_every_reader_of_the_window(window, qtbot, tmp_path):
+    # Found by hand: with the findings, Units and Dynamics reading the same growing file, the window stopped
+    # following after ~10 s ("the text samples cannot be read … Can't synchronously read data": HDF5 reads
+    # variable-length text back unreliably while another process appends it). Samples are now retried
+    # later; records, losses and checkpoints go on.
+    out = tmp_path / "growing.h5"
+    with rnnbow_started("train", "brackets", "--out", out, "--cell", "lstm", "--hidden", 16, "--checkpoint-every", 200,
+                        "--sample-every", 100, "--batches", 1_000_000, "--quiet", stdout=subprocess.DEVNULL,
+                        writes=out, settle=1.0) as proc:
+        window.units_dock.show()
+        window.units_dock.raise_()
+        assert window.open_session(out)
+        sizes = []
+        for _ in range(12):
+            qtbot.wait(1000)
+            sizes.append(len(window.store))
+            assert window.follower.poll_timer.isActive(), window.statusBar().currentMessage()
+        assert sizes == sorted(sizes) and sizes[-1] > sizes[0] + 1000, sizes
+        assert window.units.checkpoints and window.units.checkpoints[-1] >= 1000
+        assert window.findings_tracker.records > sizes[0]
+        _, stderr = stop(proc, signal.SIGTERM, timeout=10)
+    assert proc.returncode == 0, stderr
+    assert not window.errors
+
+
 def test_drop_a_session_file(window, qtbot, session_path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(session_path))])

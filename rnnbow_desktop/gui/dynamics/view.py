@@ -31,6 +31,7 @@ POLL_MS = 2000  # how often the shown session's checkpoint count is compared wit
 # benchmarks/bench_gui_latency.py: unthrottled, this view alone took the window from 31 % to 70 % of a core
 # and its event-loop p99 from 25 ms to 95 ms.
 UPDATE_DUTY = 0.1
+MAX_UPDATE_WAIT = 8.0  # seconds: however long an update took, the next may start this long after it
 PROGRESS_STEPS = 1000
 WIDE = 1.3  # wider than tall by this much: curves beside the scatter, else below it
 STATE_CHOICES = (("h", "hidden state h"), ("c", "cell state c"))
@@ -263,7 +264,7 @@ class DynamicsView(QWidget):
             self.worker = None
             self._set_busy(False)
             now = time.monotonic()
-            self._next_update = now + (now - self._job_started) * (1 / UPDATE_DUTY - 1)
+            self._next_update = now + min(MAX_UPDATE_WAIT, (now - self._job_started) * (1 / UPDATE_DUTY - 1))
         elif worker in self._retiring:
             self._retiring.remove(worker)
         else:
