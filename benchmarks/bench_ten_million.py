@@ -209,13 +209,12 @@ def pump(app, rounds: int = 3) -> None:
         app.processEvents()
 
 
-def measure_new(path: str, windows: list) -> dict:
-    from PySide6.QtCore import QPointF
+def shown_views():
+    """The four gradient views and their selection, shown at 1400 × 900 with nothing open: (app, selection, views)."""
     from PySide6.QtWidgets import QApplication
 
     from rnnbow_desktop.gui.gradient_views import GradientViews
     from rnnbow_desktop.gui.selection import SelectionModel
-    from rnnbow_desktop.storage.record_store import RecordStore
 
     app = QApplication.instance() or QApplication([])
     selection = SelectionModel()
@@ -223,6 +222,15 @@ def measure_new(path: str, windows: list) -> dict:
     views.resize(1400, 900)
     views.show()
     pump(app)
+    return app, selection, views
+
+
+def measure_new(path: str, windows: list) -> dict:
+    from PySide6.QtCore import QPointF
+
+    from rnnbow_desktop.storage.record_store import RecordStore
+
+    app, selection, views = shown_views()
     before = current_mb()
     start = time.perf_counter()
     store = RecordStore.open(path)
@@ -269,18 +277,9 @@ def measure_new(path: str, windows: list) -> dict:
 
 def measure_format_1(path: str) -> dict:
     """Opening a format-1 file of ten million records: drawn from a sample at once, then from the rebuilt summary."""
-    from PySide6.QtWidgets import QApplication
-
-    from rnnbow_desktop.gui.gradient_views import GradientViews
-    from rnnbow_desktop.gui.selection import SelectionModel
     from rnnbow_desktop.storage.record_store import RecordStore
 
-    app = QApplication.instance() or QApplication([])
-    selection = SelectionModel()
-    views = GradientViews(selection)
-    views.resize(1400, 900)
-    views.show()
-    pump(app)
+    app, selection, views = shown_views()
     before = current_mb()
     start = time.perf_counter()
     store = RecordStore.open(path)

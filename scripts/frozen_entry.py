@@ -9,8 +9,8 @@ if sys.stdout is None:  # windowed builds have no console streams
 if sys.stderr is None:
     sys.stderr = open(os.devnull, "w")
 
-# The session reader's pre-flight check runs in a child process, which a frozen app can only start
-# through multiprocessing: such a child is this same executable, and freeze_support() runs its task
+# The session reader's pre-flight check and the window's training run in child processes, which a
+# frozen app can only start through multiprocessing: such a child is this same executable, and freeze_support() runs its task
 # and exits here instead of starting the app again. Only the stream guards above come first, since
 # the child of a windowed build has no console streams either.
 multiprocessing.freeze_support()

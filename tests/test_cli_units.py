@@ -154,3 +154,16 @@ def test_text_outside_the_vocabulary_is_named(sessions, capsys, tmp_path):
     probe.write_text("a @ Q€")
     assert main(["units", str(sessions["lstm"]), "--text", str(probe)]) == 1
     assert capsys.readouterr().err.strip() == "rnnbow: text has characters outside the session's vocabulary: '@', 'Q', '€'"
+
+
+@pytest.mark.parametrize("name, make, message", [
+    ("missing.txt", lambda p: None, "no such file"),
+    ("empty.txt", lambda p: p.write_bytes(b""), "is empty"),
+    ("binary.dat", lambda p: p.write_bytes(b"\x00\x01binary"), "is a binary file, not text"),
+    ("latin1.txt", lambda p: p.write_bytes("caf\xe9".encode("latin-1")),
+     "is not UTF-8 text (invalid byte 0xe9 at offset 3); convert it to UTF-8 first"),
+])
+def test_a_probe_file_that_cannot_be_used_is_named_in_one_line(sessions, capsys, tmp_path, name, make, message):
+    make(tmp_path / name)
+    assert main(["units", str(sessions["lstm"]), "--text", str(tmp_path / name)]) == 1
+    assert capsys.readouterr().err.strip() == f"rnnbow: {tmp_path / name}: {message}"

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from processes import python
-from rnnbow_desktop.core.corpus import Corpus, Skipped, builtin_unavailable, load_corpus, summarize_skipped
+from rnnbow_desktop.core.corpus import (
+    Corpus, Skipped, builtin_unavailable, load_corpus, read_text_file, summarize_skipped,
+)
 from rnnbow_desktop.core.errors import CorpusError
 
 
@@ -120,6 +122,20 @@ def test_missing_path_and_empty_folder(tmp_path):
     (tmp_path / "empty" / "x.bin").write_bytes(b"\x00" * 10)
     with pytest.raises(CorpusError, match="no text files"):
         load_corpus(tmp_path / "empty")
+
+
+def test_one_text_file_reader_for_corpora_and_probe_texts(tmp_path):
+    # A probe file (rnnbow units/dynamics --text, the Units view) is read as a corpus file is: it says
+    # "no such file" itself, since the probe's callers do not check that the path exists first.
+    path = tmp_path / "probe.txt"
+    with pytest.raises(CorpusError) as err:
+        read_text_file(path)
+    assert str(err.value) == f"{path}: no such file"
+    with pytest.raises(CorpusError) as err:
+        read_text_file(tmp_path)
+    assert str(err.value) == f"{tmp_path}: is a folder"
+    path.write_bytes("\ufeffwhile (x) {}\n".encode("utf-8"))
+    assert read_text_file(path) == "while (x) {}\n"  # the byte-order mark is not text
 
 
 UNREADABLE_CHILD = """

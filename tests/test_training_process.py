@@ -11,9 +11,10 @@ import pytest
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.core.corpus import load_corpus
 from rnnbow_desktop.core.errors import SessionWriteError, TrainingDiverged
-from rnnbow_desktop.storage import run as run_module
+from rnnbow_desktop.storage import training_process as process_module
 from rnnbow_desktop.storage.reader import Session
-from rnnbow_desktop.storage.run import ChildError, TrainingProcess, TrainingRun
+from rnnbow_desktop.storage.run import TrainingRun
+from rnnbow_desktop.storage.training_process import ChildError, TrainingProcess
 
 TINY = TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=20, sample_every=30, seed=2)
 
@@ -103,7 +104,7 @@ def test_a_bug_in_the_child_is_reported_with_its_own_traceback(tmp_path):
 
 def test_the_child_of_a_frozen_app_serves_the_same_run(corpus, tmp_path, monkeypatch):
     # A frozen app starts its child through multiprocessing; the protocol is the same.
-    monkeypatch.setattr(run_module, "_start_child", run_module.start_multiprocessing_child)
+    monkeypatch.setattr(process_module, "_start_child", process_module.start_multiprocessing_child)
     results = train_in_child(corpus, tmp_path / "frozen.h5", 10)
     assert [r.batch for r in results] == list(range(len(results)))
     with Session(tmp_path / "frozen.h5") as session:

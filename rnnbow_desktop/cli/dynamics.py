@@ -137,9 +137,10 @@ def write_npz(path: Path, dynamics) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..analysis.probe import read_probe_file
     from ..storage.paths import check_image_path
     from ..storage.reader import Session
-    from ..storage.session_dynamics import read_probe_file, session_dynamics
+    from ..storage.session_dynamics import session_dynamics
 
     # Files that cannot be written are refused before minutes of work, not after.
     out = check_image_path(args.out, overwrite=args.force) if args.out is not None else None

@@ -45,6 +45,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..analysis.probe import read_probe_file
     from ..analysis.text_features import parse_feature_spec
     from ..api.session import OpenSession
     from ..api.units import last_checkpoint, probe_text
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         check_image_path(args.out, overwrite=args.force)
     if args.csv is not None:
         _check_csv_path(args.csv, args.force)
-    text = None if args.text is None else _read_text(args.text)
+    text = None if args.text is None else read_probe_file(args.text)
     with OpenSession(args.session) as session:
         probe = probe_text(session, text)
         source = "the end of the corpus" if text is None else str(args.text)
@@ -232,20 +233,6 @@ def _write_unit_csv(path: Path, report) -> None:
 
 
 # -- inputs -----------------------------------------------------------------------------------------------
-
-def _read_text(path: Path) -> str:
-    from ..core.errors import ConfigError
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if not text:
-        raise ConfigError(f"{path}: is empty")
-    return text
-
 
 def _check_csv_path(path: Path, force: bool) -> None:
     from ..core.errors import ConfigError

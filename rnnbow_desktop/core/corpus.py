@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CorpusError
+from .errors import CorpusError, why_unreadable
 
 # A file whose first bytes contain NUL is binary; text files essentially never do.
 _SNIFF_BYTES = 8192
@@ -101,16 +101,15 @@ class Corpus:
         return cls(name=name, text="".join(table[np.asarray(ids, dtype=np.int64)]), source=source)
 
 
-def _decode_file(path: Path) -> str:
-    """Read one file as UTF-8 text; raise CorpusError saying why if it is not."""
+def read_text_file(path: Path) -> str:
+    """The text of one UTF-8 file (a leading byte-order mark dropped): a corpus file or a probe text.
+
+    Raises CorpusError with one line naming the file and saying why it is not readable text.
+    """
     try:
         data = path.read_bytes()
-    except PermissionError:
-        raise CorpusError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise CorpusError(f"{path}: is a folder") from None
     except OSError as exc:
-        raise CorpusError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise CorpusError(f"{path}: {why_unreadable(exc)}") from None
     if b"\x00" in data[:_SNIFF_BYTES]:
         raise CorpusError(f"{path}: is a binary file, not text")
     try:
@@ -166,7 +165,7 @@ def _read_folder(folder: Path, keep=lambda path: True, limit: int | None = None)
     parts, size = [], 0
     for path in paths:
         try:
-            text = _decode_file(path)
+            text = read_text_file(path)
         except CorpusError as exc:
             skipped.append(Skipped(str(path), UNREADABLE_FILE, str(exc)))
             continue
@@ -230,11 +229,11 @@ def load_corpus(spec: str | Path, min_length: int = 2) -> Corpus:
             raise CorpusError(f"{path}: folder contains no text files")
         corpus = Corpus(name=path.name or str(path), text=text, source=str(path), skipped=skipped)
     elif path.exists():
-        corpus = Corpus(name=path.name, text=_decode_file(path), source=str(path))
+        corpus = Corpus(name=path.name, text=read_text_file(path), source=str(path))
     elif spec_str.removeprefix("sample:") in samples.SAMPLES:
         name = spec_str.removeprefix("sample:")
         sample_file = samples.sample_path(name)
-        corpus = Corpus(name=name, text=_decode_file(sample_file), source=str(sample_file))
+        corpus = Corpus(name=name, text=read_text_file(sample_file), source=str(sample_file))
     elif spec_str in BUILTIN_CORPORA:
         corpus = _builtin(spec_str)
     else:

@@ -6,7 +6,7 @@ class RnnbowError(Exception):
 
 
 class CorpusError(RnnbowError):
-    """A corpus could not be read or is unusable (empty, binary, too short, missing)."""
+    """A corpus or a probe text could not be read or is unusable (empty, binary, too short, missing)."""
 
 
 class ConfigError(RnnbowError):
@@ -27,6 +27,18 @@ class TrainingDiverged(RnnbowError):
     def __init__(self, batch: int, what: str):
         super().__init__(f"training diverged at batch {batch}: {what} is not finite")
         self.batch = batch
+
+
+
+def why_unreadable(exc: OSError) -> str:
+    """Why a file could not be opened for reading, in the words of a one-line message: 'no such file', …"""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder"
+    return f"cannot be read ({exc.strerror or exc})"
 
 
 class Cancelled(Exception):

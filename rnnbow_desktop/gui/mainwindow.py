@@ -19,7 +19,8 @@ from ..core.corpus import Corpus
 from ..core.errors import RnnbowError
 from ..storage.reader import Session
 from ..storage.record_store import RecordStore
-from ..storage.run import TrainingProcess, TrainingRun
+from ..storage.run import TrainingRun
+from ..storage.training_process import TrainingProcess
 from .app import open_settings
 from .corpus_picker import CorpusPicker
 from .dialogs.about import AboutDialog

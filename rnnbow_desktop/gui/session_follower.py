@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 
 # Live data reaches the views from a timer, however fast batches arrive. Each tick draws one part of
 # a frame (see draw_frame), so the event loop is never blocked for a whole redraw: the batch views
-# move to the newest record 5 times a second; the overview with the status line, and the loss curve,
-# pictures of the whole run, every 0.4 s. Measured offscreen on a 2-core VM (CPU time, see
-# benchmarks/bench_gui_latency.py): moving the batch views costs 10–15 ms, the overview 4–8 ms and
-# the loss curve 6–8 ms (axes re-laid as the ranges grow). At the former 8 Hz for both halves,
-# drawing took ~30 % of a core: CPU that the training process lacked on a 2-core machine.
+# move to the newest record, the overview with the status line, and the loss curve, each 3.3 times a
+# second. Measured offscreen on a 2-core VM (CPU time, see benchmarks/bench_gui_latency.py): moving the
+# batch views costs 10–15 ms (now and then over 25 ms), the overview 4–8 ms and the loss curve 6–8 ms
+# (axes re-laid as the ranges grow). At the former 8 Hz for both halves, drawing took ~30 % of a core:
+# CPU that the training process lacked on a 2-core machine; with the batch views at 5 Hz the event
+# loop's p99 was 26–31 ms, at 3.3 Hz 25–28 ms (target ≤ 30).
 FRAME_MS = 100
-FRAME_PARTS = ("batch", "overview", "batch", "loss")  # what successive ticks draw, round and round
+FRAME_PARTS = ("batch", "overview", "loss")  # what successive ticks draw, round and round
 POLL_MS = 1000  # how often a session another process writes is checked for new records
 HISTORY_SLICE = 1_000_000  # batch losses read at once, so a run of millions never sits in memory twice
 

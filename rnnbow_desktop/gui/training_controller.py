@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ..core.errors import RnnbowError
 from ..storage.paths import default_session_path
-from ..storage.run import start_run
+from ..storage.training_process import start_run
 from .training_panel import IDLE, PAUSED, RUNNING, STOPPING
 from .worker import TrainingSnapshot, TrainingWorker, WorkerFailure
 

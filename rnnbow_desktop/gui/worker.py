@@ -14,7 +14,8 @@ from PySide6.QtCore import QThread, Signal
 
 from ..core.errors import RnnbowError, SessionWriteError, TrainingDiverged
 from ..core.records import BatchRecord, Checkpoint, Sample, StepResult
-from ..storage.run import ChildError, TrainingProcess, TrainingRun
+from ..storage.run import TrainingRun
+from ..storage.training_process import ChildError, TrainingProcess
 
 # At ~700 batches/s one signal per batch would swamp the GUI's event queue; 30 ms keeps the
 # hand-over at ≤ 33 per second while the redraw timer still sees fresh data every frame.

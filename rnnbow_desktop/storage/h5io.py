@@ -11,7 +11,7 @@ from pathlib import Path
 
 import h5py
 
-from ..core.errors import SessionFormatError
+from ..core.errors import SessionFormatError, why_unreadable
 from .locks import writer_here
 
 # What h5py raises for a damaged or hostile file, or a failed write. h5py also reports damage as
@@ -67,14 +67,10 @@ def open_h5(path: Path, separate: bool | None = None):
     try:
         with open(path, "rb") as probe:
             probe.read(8)
-    except FileNotFoundError:
-        raise SessionFormatError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise SessionFormatError(f"{path}: is a folder, not a session file") from None
-    except PermissionError:
-        raise SessionFormatError(f"{path}: permission denied") from None
     except OSError as exc:
-        raise SessionFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise SessionFormatError(f"{path}: {why_unreadable(exc)}") from None
     if path.is_dir():
         raise SessionFormatError(f"{path}: is a folder, not a session file")
     try:

@@ -1,15 +1,13 @@
 """Reading a session, live or later, trusting nothing in the file.
 
 The reader refuses links and storage that would make it read another file, checks every shape and
-size against the header and the file's real size, reads only the committed prefix of each table,
-and turns every low-level failure into a `SessionFormatError`.
+size against the header and the file's real size (file_checks.py), reads only the committed prefix of
+each table, and turns every low-level failure into a `SessionFormatError`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,33 +18,24 @@ import numpy as np
 from ..core.cells import make_cell
 from ..core.config import TrainConfig
 from ..core.corpus import Corpus
-from ..core.errors import RnnbowError, SessionFormatError
+from ..core.errors import SessionFormatError
 from ..core.labels import NOT_RECORDED, IdLabels
 from ..core.records import BatchRecord, Checkpoint, LayeredRecord
 from . import shared_files
+from .file_checks import as_flag, as_text, check_size, checked_dataset, committed_rows, format_version, header_config
+from .file_checks import header_source, labels_of, module_header, recorded_environment, recorded_gate_names, refuse_links
+from .file_checks import vocab_of
 from .h5io import H5_ERRORS, reraise_own_bugs, short
 from .locks import in_use, written_by_us
 from .module_session import ModuleDescription
 from .preflight import preflight
 from .record_layout import RecordLayout, derive_tokens
-from .schema import FORMAT, FORMAT_VERSION, PARAM_NAMES, checkpoint_shapes, record_fields
+from .schema import FORMAT_VERSION, PARAM_NAMES, checkpoint_shapes, record_fields
 from .schema import OPTIONAL_CHECKPOINT_FIELDS, memory_name
-from .schema import LAYER_FIELDS, MODULE_CHECKPOINTS, RECORD_FIELDS, SOURCES, layered_record_fields
+from .schema import LAYER_FIELDS, MODULE_CHECKPOINTS, RECORD_FIELDS, layered_record_fields
 from .schema import SUMMARY_GROUP
+from .session_facts import session_facts
 from ..analysis.series_summary import BLOCK_SIZES, SERIES, Blocks
-
-
-# Reader limits. A session's own chunks are at most 256 KiB (the writer's choice); 64 MiB leaves room for files
-# re-packed by other tools while refusing a chunk that would have to be decompressed into gigabytes.
-_MAX_CHUNK_BYTES = 64 * 1024 * 1024
-_MAX_LINKS = 10_000  # a session has about 35 objects
-# Filters HDF5 and h5py have built in: deflate, shuffle, fletcher32, scale-offset, LZF. Anything else
-# would make HDF5 look for a plugin library on disk.
-_ALLOWED_FILTERS = {1, 2, 3, 6, 32000}
-_TAIL_ROWS = 4096  # how far back from the end the reader looks for half-written rows
-_MAX_ENVIRONMENT_CHARS = 64 * 1024  # a real one is under 1,000 characters
-_MAX_LAYERS = 1024
-_MAX_LABELS = 1 << 24  # token labels of a version-2 session; real vocabularies have up to a few 100,000
 
 
 @dataclass(frozen=True)
@@ -80,39 +69,6 @@ class SessionInfo:
         return self.source == "rnnbow"
 
 
-def _text(value, default: str = "?") -> str:
-    """An attribute as text, whether stored as a variable- or fixed-length string."""
-    if isinstance(value, (bytes, np.bytes_)):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, (str, np.str_)):
-        return str(value)
-    return default
-
-
-def _integer(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} is not a whole number")
-    return int(value)
-
-
-def _number(value, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} is not a number")
-    return float(value)
-
-
-def _flag(value) -> bool:
-    return isinstance(value, (bool, np.bool_, int, np.integer)) and bool(value)
-
-
-
-def _gate_names(attrs, cell) -> tuple:
-    """The recorded gate names, or the cell's own where they are missing or do not fit."""
-    names = attrs.get("gate_names", cell.gate_names)
-    names = tuple(_text(g) for g in names) if isinstance(names, (list, tuple, np.ndarray)) else ()
-    return names if len(names) == cell.n_gates else tuple(cell.gate_names)
-
-
 def _guarded(what: str):
     """Report any low-level failure of a read method as SessionFormatError naming the file."""
 
@@ -134,25 +90,6 @@ def _guarded(what: str):
 
 class _OutOfRange(IndexError):
     """The caller asked for a row that does not exist (not a problem of the file)."""
-
-
-def _committed(ds: h5py.Dataset, n: int, rule: str) -> int:
-    """How many of the first `n` rows of a commit column were really written.
-
-    A writer stopped mid-flush can leave a column's new length on disk before its data; such rows
-    read as the fill value (-1 for batch numbers, NaN for losses), which no real row holds.
-    """
-    if n == 0:
-        return 0
-    lo = max(0, n - _TAIL_ROWS)
-    tail = ds[lo:n]
-    if rule == "finite":
-        ok = np.isfinite(tail)
-    else:  # batch numbers: non-negative and strictly increasing
-        ok = tail >= 0
-        ok[1:] &= tail[1:] > tail[:-1]
-    bad = np.flatnonzero(~ok)
-    return lo + int(bad[0]) if len(bad) else n
 
 
 class Session:
@@ -206,63 +143,19 @@ class Session:
     def _validate(self) -> None:
         f, path = self.file, self.path
         attrs = f.attrs
-        # Not attrs.get(): it answers None for an attribute that exists but cannot be read, and a
-        # damaged session would then be called "not a session".
-        try:
-            stamp = attrs["format"] if "format" in attrs else None
-        except H5_ERRORS as exc:
-            reraise_own_bugs(exc)
-            raise SessionFormatError(f"{path}: damaged session header ({short(exc)})") from None
-        if _text(stamp, "") != FORMAT:
-            raise SessionFormatError(f"{path}: an HDF5 file, but not an RNNbow session")
-        try:
-            version = _integer(attrs.get("format_version"), "format_version")
-        except TypeError:
-            raise SessionFormatError(f"{path}: session header has no valid format_version") from None
-        if version > FORMAT_VERSION:
-            raise SessionFormatError(
-                f"{path}: written by a newer RNNbow (session format {version}; this version reads up to {FORMAT_VERSION})"
-            )
-        if version < 1:
-            raise SessionFormatError(f"{path}: session header has an impossible format_version {version}")
-        self._refuse_links()
-        source = _text(attrs.get("source", "rnnbow"), "")
-        if source not in SOURCES or (source == "torch" and version < 2):
-            raise SessionFormatError(f"{path}: session header names source {source!r}, which format {version} does not have")
-        if source == "torch":
+        version = format_version(attrs, path, FORMAT_VERSION)
+        refuse_links(f, path)
+        if header_source(attrs, version, path) == "torch":
             self._validate_module_session(version)
             return
-        try:
-            config = TrainConfig(
-                cell=_text(attrs["cell"], ""),
-                hidden_size=_integer(attrs["hidden_size"], "hidden_size"),
-                seq_length=_integer(attrs["seq_length"], "seq_length"),
-                learning_rate=_number(attrs["learning_rate"], "learning_rate"),
-                record_every=_integer(attrs["record_every"], "record_every"),
-                checkpoint_every=_integer(attrs["checkpoint_every"], "checkpoint_every"),
-                seed=_integer(attrs["seed"], "seed"),
-                horizon_epsilon=_number(attrs["horizon_epsilon"], "horizon_epsilon"),
-                clip=_number(attrs.get("clip", 5.0), "clip"),
-                sample_every=_integer(attrs.get("sample_every", 0), "sample_every"),
-                sample_length=_integer(attrs.get("sample_length", 200), "sample_length"),
-            ).validate()
-        except KeyError as exc:
-            raise SessionFormatError(f"{path}: session header lacks {exc}") from None
-        except (RnnbowError, ValueError, TypeError) as exc:
-            raise SessionFormatError(f"{path}: session header is invalid ({exc})") from None
+        config = header_config(attrs, path)
         cell = make_cell(config.cell)
         self.n_gates = cell.n_gates
         n, H, G = config.seq_length, config.hidden_size, cell.n_gates
         self._file_size = os.path.getsize(path)
         self._ds: dict[str, h5py.Dataset] = {}
 
-        vocab_ds = self._dataset("vocab", (), "iu")
-        if not 0 < vocab_ds.shape[0] <= 0x110000:
-            raise SessionFormatError(f"{path}: vocab has an impossible size {vocab_ds.shape[0]}")
-        codes = vocab_ds[()].astype(np.int64)
-        if (codes < 0).any() or (codes > 0x10FFFF).any() or ((codes >= 0xD800) & (codes <= 0xDFFF)).any():
-            raise SessionFormatError(f"{path}: vocab holds values that are not Unicode characters")
-        vocab = tuple(chr(int(c)) for c in codes)
+        vocab = vocab_of(self._dataset("vocab", (), "iu"), path)
         V = len(vocab)
 
         corpus_ds = self._dataset("corpus", (), "iu")
@@ -282,45 +175,16 @@ class Session:
         self._dataset("samples/text", (), "OS")
         self._validate_summary()
 
-        gate_names = _gate_names(attrs, cell)
         corpus_attrs = corpus_ds.attrs
-        self.info = SessionInfo(
-            path=str(path),
-            format_version=version,
-            app_version=_text(attrs.get("app_version")),
-            config=config,
-            vocab=vocab,
-            gate_names=gate_names,
-            corpus_name=_text(corpus_attrs.get("name")),
-            corpus_sha256=_text(corpus_attrs.get("sha256"), ""),
-            corpus_length=int(corpus_ds.shape[0]),
-            complete=_flag(attrs.get("complete", False)),
-            environment=self._environment(),
-        )
+        self.info = self._info(version, config, cell, vocab=vocab, corpus_name=as_text(corpus_attrs.get("name")),
+                               corpus_sha256=as_text(corpus_attrs.get("sha256"), ""), corpus_length=int(corpus_ds.shape[0]))
         self._batches_cache: np.ndarray | None = None
 
     def _validate_module_session(self, version: int) -> None:
         """The header and datasets of a session recorded from a PyTorch module (format 2, source "torch")."""
         f, path = self.file, self.path
         attrs = f.attrs
-        try:
-            module = ModuleDescription.from_json(_text(attrs["module"], ""))
-            config = TrainConfig(
-                cell=_text(attrs["cell"], ""),
-                hidden_size=_integer(attrs["hidden_size"], "hidden_size"),
-                seq_length=_integer(attrs["seq_length"], "seq_length"),
-                record_every=_integer(attrs["record_every"], "record_every"),
-                checkpoint_every=_integer(attrs["checkpoint_every"], "checkpoint_every"),
-                horizon_epsilon=_number(attrs["horizon_epsilon"], "horizon_epsilon"),
-            ).validate()
-            layers = _integer(attrs["layers"], "layers")
-        except KeyError as exc:
-            raise SessionFormatError(f"{path}: session header lacks {exc}") from None
-        except (RnnbowError, ValueError, TypeError) as exc:
-            raise SessionFormatError(f"{path}: session header is invalid ({exc})") from None
-        if not 0 < layers <= _MAX_LAYERS or (module.cell, module.hidden_size, module.num_layers) != (
-                config.cell, config.hidden_size, layers):
-            raise SessionFormatError(f"{path}: session header is invalid (its module description does not match it)")
+        module, config, layers = module_header(attrs, path)
         cell = make_cell(config.cell)
         self.n_gates = G = cell.n_gates
         n = config.seq_length
@@ -329,10 +193,7 @@ class Session:
         self._layered = True
         labels: tuple | IdLabels = IdLabels()
         if "labels" in f:
-            labels_ds = self._dataset("labels", (), "OS")
-            if labels_ds.shape[0] > _MAX_LABELS:
-                raise SessionFormatError(f"{path}: labels has an impossible size {labels_ds.shape[0]:,}")
-            labels = tuple(_text(label, "") for label in labels_ds[()])
+            labels = labels_of(self._dataset("labels", (), "OS"), path)
         self.record_fields = record_fields(G)
         for name, (shape, _dtype) in layered_record_fields(G, layers).items():
             self._dataset(f"records/{name}", shape(n, G), "iuf")
@@ -341,24 +202,17 @@ class Session:
         for name in self._module_checkpoint_names:
             self._dataset(f"{MODULE_CHECKPOINTS}/{name}", module.parameters.get(name, ()), "iu" if name == "batch" else "f")
         self._dataset("training/loss", (), "f")
-        self.info = SessionInfo(
-            path=str(path),
-            format_version=version,
-            app_version=_text(attrs.get("app_version")),
-            config=config,
-            vocab=labels,
-            gate_names=_gate_names(attrs, cell),
-            corpus_name="",
-            corpus_sha256="",
-            corpus_length=0,
-            complete=_flag(attrs.get("complete", False)),
-            environment=self._environment(),
-            source="torch",
-            layers=layers,
-            module=module,
-            reduction=_text(attrs.get("reduction"), "mean"),
-        )
+        self.info = self._info(version, config, cell, vocab=labels, corpus_name="", corpus_sha256="", corpus_length=0,
+                               source="torch", layers=layers, module=module, reduction=as_text(attrs.get("reduction"), "mean"))
         self._batches_cache = None
+
+    def _info(self, version: int, config: TrainConfig, cell, **kind) -> SessionInfo:
+        """The header as plain values; `kind`: those of RNNbow's own sessions or of a recorded module's."""
+        attrs = self.file.attrs
+        return SessionInfo(path=str(self.path), format_version=version, app_version=as_text(attrs.get("app_version")),
+                           config=config, gate_names=recorded_gate_names(attrs, cell),
+                           complete=as_flag(attrs.get("complete", False)),
+                           environment=recorded_environment(attrs, self.notes), **kind)
 
     def _validate_summary(self) -> None:
         """The optional summary of the per-record series (record_summary.py): the levels of known block
@@ -376,49 +230,6 @@ class Session:
                 sizes.append(size)
         self.summary_sizes = tuple(sizes)
 
-    def _environment(self) -> dict:
-        """The recorded environment: a JSON object in a root attribute. Optional, so anything
-        unusable there is left out with a note rather than refusing the session."""
-        attrs = self.file.attrs
-        if "environment" not in attrs:
-            return {}
-        try:
-            text = _text(attrs["environment"], "")
-            found = json.loads(text) if 0 < len(text) <= _MAX_ENVIRONMENT_CHARS else None
-        except H5_ERRORS as exc:  # includes json's ValueError, and RecursionError (a RuntimeError) for deep nesting
-            reraise_own_bugs(exc)
-            found = None
-        if isinstance(found, dict):
-            return found
-        self.notes.append("left out the recorded environment: its attribute is not a JSON object of at most 64 KiB")
-        return {}
-
-    def _refuse_links(self) -> None:
-        """Refuse soft and external links anywhere: a session never contains any, and must never
-        make the reader open another file. Visits each link once, so hard-link cycles end."""
-        seen = 0
-        problem = None
-
-        def look(name: bytes, info) -> int | None:
-            # Only the link info HDF5 hands over: an HDF5 call raising inside this callback would
-            # surface from h5py as a SystemError instead of its real error.
-            nonlocal seen, problem
-            seen += 1
-            where = name.decode("utf-8", "replace")
-            if info.type == h5py.h5l.TYPE_EXTERNAL:
-                problem = f"{where} is an external link to another file"
-            elif info.type == h5py.h5l.TYPE_SOFT:
-                problem = f"{where} is a soft link"
-            elif info.type != h5py.h5l.TYPE_HARD:
-                problem = f"{where} is a link of an unknown kind"
-            elif seen > _MAX_LINKS:
-                problem = f"more than {_MAX_LINKS:,} objects, far more than a session has"
-            return 1 if problem else None
-
-        self.file.id.links.visit(look, info=True)
-        if problem:
-            raise SessionFormatError(f"{self.path}: {problem}; sessions never contain that, refusing to read it")
-
     def _dataset(self, name: str, row_shape: tuple, kinds: str) -> h5py.Dataset:
         """Open one dataset the reader uses, after checking it can only make us read this file."""
         shared = self._shared.datasets.get(name) if self._shared is not None else None
@@ -426,39 +237,7 @@ class Session:
             self._ds[name] = shared
             self._check_size(name)
             return shared
-        group: h5py.Group = self.file
-        parts = name.split("/")
-        for i, part in enumerate(parts):
-            link = group.get(part, getlink=True)
-            if link is None:
-                raise SessionFormatError(f"{self.path}: {'/'.join(parts[: i + 1])} is missing")
-            if not isinstance(link, h5py.HardLink):
-                raise SessionFormatError(f"{self.path}: {'/'.join(parts[: i + 1])} is a link; refusing to follow it")
-            obj = group[part]
-            if i < len(parts) - 1:
-                if not isinstance(obj, h5py.Group):
-                    raise SessionFormatError(f"{self.path}: {'/'.join(parts[: i + 1])} is not a group")
-                group = obj
-        if not isinstance(obj, h5py.Dataset):
-            raise SessionFormatError(f"{self.path}: {name} is not a dataset")
-        if obj.is_virtual:
-            raise SessionFormatError(f"{self.path}: {name} is a virtual dataset reading other files; refusing to read it")
-        if obj.external:
-            raise SessionFormatError(f"{self.path}: {name} keeps its data in external files; refusing to read it")
-        if obj.ndim != 1 + len(row_shape) or obj.shape[1:] != tuple(row_shape):
-            expected = ", ".join(["N", *map(str, row_shape)])
-            raise SessionFormatError(f"{self.path}: {name} has shape {obj.shape}, expected ({expected})")
-        if obj.dtype.kind not in kinds or obj.dtype.kind in "iuf" and obj.dtype.itemsize > 8:
-            raise SessionFormatError(f"{self.path}: {name} has the wrong data type ({obj.dtype})")
-        plist = obj.id.get_create_plist()
-        for i in range(plist.get_nfilters()):
-            code = plist.get_filter(i)[0]
-            if code not in _ALLOWED_FILTERS:
-                raise SessionFormatError(f"{self.path}: {name} needs compression filter {code}, which RNNbow does not read")
-        if obj.chunks is not None:
-            chunk_bytes = math.prod(obj.chunks) * obj.dtype.itemsize
-            if chunk_bytes > _MAX_CHUNK_BYTES:
-                raise SessionFormatError(f"{self.path}: {name} is stored in chunks of {chunk_bytes / 1e6:,.0f} MB; refusing to read it")
+        obj = checked_dataset(self.file, name, row_shape, kinds, self.path)
         self._ds[name] = obj
         self._check_size(name)
         if self._shared is not None:
@@ -466,19 +245,7 @@ class Session:
         return obj
 
     def _check_size(self, name: str) -> None:
-        """A dataset cannot honestly declare far more data than the file can hold."""
-        ds = self._ds[name]
-        declared = math.prod(ds.shape) * max(ds.dtype.itemsize, 1)
-        # Uncompressed data needs its bytes in the file; compressed data at most ~1000× less
-        # (deflate's limit). Unwritten chunks need none, but a session never leaves more than a
-        # block of rows unwritten.
-        ratio = 2 if ds.compression is None else 1100
-        budget = ratio * self._file_size + 64 * 1024 * 1024
-        if declared > budget:
-            raise SessionFormatError(
-                f"{self.path}: {name} declares {ds.shape[0]:,} rows ({declared / 1e9:,.1f} GB) "
-                f"but the file holds only {self._file_size / 1e6:,.1f} MB; refusing to read it"
-            )
+        check_size(self._ds[name], name, self._file_size, self.path)
 
     # -- lengths ----------------------------------------------------------------------------------
     def _measure(self, first: bool = False) -> None:
@@ -486,19 +253,19 @@ class Session:
         ds = self._ds
         record_lengths = [ds[f"records/{name}"].shape[0] for name in self.record_fields if name not in self._layout.derived]
         written = min(record_lengths)
-        self._n_records = _committed(ds["records/batch"], written, "increasing")
+        self._n_records = committed_rows(ds["records/batch"], written, "increasing")
         longest = max(record_lengths)
         if self._layered:  # no numpy model: no checkpoints of it, no samples
             self._n_checkpoints = self._n_samples = 0
             written = min(ds[f"{MODULE_CHECKPOINTS}/{name}"].shape[0] for name in self._module_checkpoint_names)
-            self._n_module_checkpoints = _committed(ds[f"{MODULE_CHECKPOINTS}/batch"], written, "increasing")
+            self._n_module_checkpoints = committed_rows(ds[f"{MODULE_CHECKPOINTS}/batch"], written, "increasing")
         else:
             cp_written = min(ds[f"checkpoints/{name}"].shape[0] for name in self._checkpoint_names)
-            self._n_checkpoints = _committed(ds["checkpoints/batch"], cp_written, "increasing")
+            self._n_checkpoints = committed_rows(ds["checkpoints/batch"], cp_written, "increasing")
             samples_written = min(ds["samples/batch"].shape[0], ds["samples/text"].shape[0])
-            self._n_samples = _committed(ds["samples/batch"], samples_written, "increasing")
+            self._n_samples = committed_rows(ds["samples/batch"], samples_written, "increasing")
         loss_length = ds["training/loss"].shape[0]
-        self._n_batches = _committed(ds["training/loss"], loss_length, "finite")
+        self._n_batches = committed_rows(ds["training/loss"], loss_length, "finite")
         self._batches_cache = None
         if first and longest > self._n_records:
             self.notes.append(
@@ -705,7 +472,7 @@ class Session:
             return []  # (a recorded module's session has no samples datasets)
         batches = self._ds["samples/batch"][:n]
         texts = self._ds["samples/text"][:n]
-        return [(int(b), _text(t, "")) for b, t in zip(batches, texts)]
+        return [(int(b), as_text(t, "")) for b, t in zip(batches, texts)]
 
     @_guarded("the checkpoint batches")
     def checkpoint_batches(self) -> np.ndarray:
@@ -769,70 +536,7 @@ class Session:
     @_guarded("the summary")
     def summary(self) -> dict:
         """The facts `rnnbow info --json` prints."""
-        cfg, info = self.info.config, self.info
-        horizons = self._column("horizon", 0, None)
-        if info.module is not None:
-            return self._module_summary(horizons)
-        return {
-            "path": str(self.path),
-            "format_version": self.info.format_version,
-            "app_version": self.info.app_version,
-            "cell": cfg.cell,
-            "hidden_size": cfg.hidden_size,
-            "seq_length": cfg.seq_length,
-            "learning_rate": cfg.learning_rate,
-            "seed": cfg.seed,
-            "record_every": cfg.record_every,
-            "checkpoint_every": cfg.checkpoint_every,
-            "horizon_epsilon": cfg.horizon_epsilon,
-            "records": self._n_records,
-            "batches_trained": self._n_batches,
-            "checkpoints": self._n_checkpoints,
-            "samples": self._n_samples,
-            "complete": self.info.complete,
-            "corpus": {
-                "name": self.info.corpus_name,
-                "sha256": self.info.corpus_sha256,
-                "characters": self.info.corpus_length,
-                "vocab_size": len(self.info.vocab),
-            },
-            "median_horizon": float(np.median(horizons)) if len(horizons) else None,
-            "environment": dict(self.info.environment),
-            "notes": list(self.notes),
-        }
-
-    def _module_summary(self, horizons: np.ndarray) -> dict:
-        """The summary of a session recorded from a PyTorch module: its description instead of a corpus and settings."""
-        info, cfg = self.info, self.info.config
-        module = info.module
-        medians = [float(np.median(self._column("horizon", 0, None, 1, k))) if len(horizons) else None
-                   for k in range(info.layers)]
-        return {
-            "path": str(self.path),
-            "format_version": info.format_version,
-            "app_version": info.app_version,
-            "source": info.source,
-            "cell": cfg.cell,
-            "hidden_size": cfg.hidden_size,
-            "seq_length": cfg.seq_length,
-            "layers": info.layers,
-            "module": {"kind": module.kind, "input_size": module.input_size, "nonlinearity": module.nonlinearity,
-                       "batch_first": module.batch_first, "bias": module.bias, "dtype": module.dtype,
-                       "device": module.device, "text": module.text, "summary": module.summary()},
-            "reduction": info.reduction,
-            "vocab_size": None if isinstance(info.vocab, IdLabels) else len(info.vocab),
-            "record_every": cfg.record_every,
-            "checkpoint_every": cfg.checkpoint_every,
-            "horizon_epsilon": cfg.horizon_epsilon,
-            "records": self._n_records,
-            "batches_trained": self._n_batches,
-            "checkpoints": self._n_module_checkpoints,
-            "complete": info.complete,
-            "median_horizon": medians[0],
-            "median_horizon_per_layer": medians,
-            "environment": dict(info.environment),
-            "notes": list(self.notes),
-        }
+        return session_facts(self)
 
     def close(self) -> None:
         """Done reading; the file closes when no other reader of this process has it open. Idempotent."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -186,15 +185,3 @@ def session_dynamics(
     dynamics = embed_dynamics(trace, interslice_knn, progress=lambda f, t: report(TRACE_SHARE + (1 - TRACE_SHARE) * f, t))
     return trace, dynamics
 
-
-def read_probe_file(path) -> str:
-    """The text of a probe file (UTF-8), or a one-line RnnbowError saying why it cannot be used."""
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RnnbowError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise RnnbowError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise RnnbowError(f"{path}: cannot be read ({exc.strerror or exc})") from None

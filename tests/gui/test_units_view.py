@@ -186,6 +186,15 @@ def test_a_probe_outside_the_vocabulary_is_named_and_the_last_good_one_kept(qtbo
     assert view.text_view.text == good.read_text() and "q.c" in view.status.text()
 
 
+
+def test_a_probe_file_that_is_not_text_is_named(view, tmp_path):
+    path = tmp_path / "p.txt"
+    path.write_bytes("caf\xe9".encode("latin-1"))
+    view.ask_probe_file = lambda: path
+    view._open_probe_file()
+    assert view.status.text() == f"{path}: is not UTF-8 text (invalid byte 0xe9 at offset 3); convert it to UTF-8 first"
+
+
 def test_follows_a_growing_session_as_checkpoints_arrive(qtbot, view, tmp_path):
     path = tmp_path / "live.h5"
     with growing_session(path, 15, TEXT, "loop", cell="gru", record_every=5, checkpoint_every=10) as run:

@@ -12,7 +12,8 @@ from rnnbow_desktop.core.corpus import load_corpus
 from rnnbow_desktop.core.config import TrainConfig
 from rnnbow_desktop.gui.worker import TrainingSnapshot, TrainingWorker, WorkerFailure
 from rnnbow_desktop.storage.reader import Session
-from rnnbow_desktop.storage.run import TrainingProcess, TrainingRun
+from rnnbow_desktop.storage.run import TrainingRun
+from rnnbow_desktop.storage.training_process import TrainingProcess
 
 TINY = TrainConfig(hidden_size=16, seq_length=12, checkpoint_every=0, sample_every=50, seed=1)
 

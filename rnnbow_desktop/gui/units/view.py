@@ -16,8 +16,10 @@ from PySide6.QtWidgets import (
     QStackedWidget, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
+from ...analysis.probe import read_probe_file
 from ...analysis.unit_finder import TrainingCurve
 from ...analysis.unit_report import NGRAM_ORDER, UnitReport, state_values, top_predictions
+from ...core.errors import CorpusError
 from ..selection import UnitChoice
 from ..views import palette
 from ..views.labels import visible_char
@@ -337,12 +339,9 @@ class UnitsView(QWidget):
         if path is None:
             return
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self._say(f"{path}: cannot be read as UTF-8 text ({exc})")
-            return
-        if not text:
-            self._say(f"{path}: is empty")
+            text = read_probe_file(path)
+        except CorpusError as exc:
+            self._say(str(exc))
             return
         self.set_probe(text, path.name)
 
