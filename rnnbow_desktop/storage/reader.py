@@ -471,7 +471,14 @@ class Session:
         if not n:
             return []  # (a recorded module's session has no samples datasets)
         batches = self._ds["samples/batch"][:n]
-        texts = self._ds["samples/text"][:n]
+        try:
+            texts = self._ds["samples/text"][:n]
+        except H5_ERRORS as exc:
+            reraise_own_bugs(exc)
+            if not self.file.swmr_mode or self._shared is None:
+                raise
+            # Text appended by another process since this handle cached its heap (shared_files.read_beside).
+            texts = shared_files.read_beside(self._shared, self.path, "samples/text", n)
         return [(int(b), as_text(t, "")) for b, t in zip(batches, texts)]
 
     @_guarded("the checkpoint batches")

@@ -101,6 +101,23 @@ def acquire(path: Path) -> tuple[SharedFile, bool]:
         return shared, True
 
 
+def read_beside(shared: SharedFile, path: Path, name: str, rows: int):
+    """The first `rows` rows of dataset `name`, read through a new handle opened beside `shared` and closed again.
+
+    For variable-length text in a file another process is appending to: HDF5 keeps the text in a heap whose
+    cached copy in a long-open handle can miss what was added since, and its reads then fail. A new handle
+    reads the heap as it is now. Raises what h5py raises (the caller reports it as damage).
+    """
+    file, _ = open_h5(path, not shared.separate)
+    try:
+        dataset = file[name]
+        if not isinstance(dataset, h5py.Dataset) or dataset.dtype != shared.datasets[name].dtype:
+            raise ValueError(f"{name} changed its kind while the file was open")
+        return dataset[:rows]
+    finally:
+        file.close()
+
+
 def release(shared: SharedFile) -> None:
     """One reader is done with `shared`; the last one closes the file."""
     with _lock:
