@@ -266,3 +266,21 @@ def test_follows_training_in_the_window_as_checkpoints_arrive(qtbot, make_window
     qtbot.waitUntil(lambda: not window.training, timeout=10_000)
     window.close()
     assert not units.worker.isRunning()
+
+
+def test_the_curve_advances_while_other_jobs_keep_arriving(qtbot, sessions, monkeypatch):
+    # Found by hand on a file growing fast: a new checkpoint look or report was nearly always waiting, and the
+    # curve stepped aside at its first progress report of every turn, so it never got past its cache.
+    from rnnbow_desktop.gui.units.worker import CURVE, Job, UnitsWorker
+
+    worker = UnitsWorker()
+    monkeypatch.setattr(worker, "_waiting_besides", lambda kind: True)  # another job is always waiting
+    done = []
+    worker.finishedJob.connect(lambda outcome: done.append(outcome) if outcome.kind == CURVE else None)
+    worker.submit(Job(CURVE, 1, sessions["lstm"]))
+    try:
+        qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
+    finally:
+        worker.stop()
+    with rb.open_session(sessions["lstm"]) as s:
+        assert tuple(int(b) for b in done[0].value.batches) == s.checkpoints

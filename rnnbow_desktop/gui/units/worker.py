@@ -31,6 +31,10 @@ from ...core.records import Checkpoint
 from ..thread_priority import yield_to_the_window
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress signals
+# The curve (a replay per checkpoint) steps aside for a waiting report or unit gradients, but only after it has
+# had this long in its turn: while a session grows fast another job is nearly always waiting, and a curve that
+# stepped aside at once never got past its cache (seen: an empty "Over training" plot while following a file).
+CURVE_SLICE = 0.25  # seconds
 _REPLAYS_KEPT = 6
 QUIET_LOOKS = 5  # see UnitsWorker._looked
 # Checkpoints of a run this window trains, kept as the trainer handed them over: about 1.5 MB each for an
@@ -190,12 +194,14 @@ class UnitsWorker(QThread):
             return not self._stopping and self._newest.get(job.kind) == job.generation
 
     def _progress_for(self, job: Job):
+        turn_started = time.monotonic()
+
         def progress(fraction: float, text: str) -> None:
             if not self._current(job):
                 raise Cancelled
-            if job.kind == CURVE and self._waiting_besides(CURVE):
-                raise _StepAside  # the curve (many replays) lets a report or a unit's gradients go first
             now = time.monotonic()
+            if job.kind == CURVE and now - turn_started >= CURVE_SLICE and self._waiting_besides(CURVE):
+                raise _StepAside  # the curve (many replays) lets a report or a unit's gradients go first
             if now - self._last_report >= PROGRESS_INTERVAL:
                 self._last_report = now
                 self.progressed.emit((job.kind, job.generation, fraction, text))
