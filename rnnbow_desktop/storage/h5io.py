@@ -12,7 +12,6 @@ from pathlib import Path
 import h5py
 
 from ..core.errors import SessionFormatError, why_unreadable
-from .locks import writer_here
 
 # What h5py raises for a damaged or hostile file, or a failed write. h5py also reports damage as
 # KeyError (an object it cannot open) and TypeError (a type it cannot map); raised by our own code those
@@ -57,11 +56,11 @@ def short(exc: BaseException) -> str:
 
 
 
-def open_h5(path: Path, separate: bool | None = None):
+def open_h5(path: Path, separate: bool):
     """Open read-only; fall back to SWMR for files still (or last) open for writing.
 
     `separate`: open beside any handle of this process on the file (HDF5's "log" driver, see
-    `_open_read_only`); None: only when a writer of this process has it open.
+    `_open_read_only`); shared_files.acquire decides.
     Returns (file, why): why is "" for a plain open, else the reason the plain open failed.
     """
     try:
@@ -90,8 +89,6 @@ def open_h5(path: Path, separate: bool | None = None):
     # writer's: after a failed write the writer points its descriptor at the null device (see
     # SessionWriter._abandon), and a shared reader would then read zeros, and keep that dead file
     # registered as open for every later open of the path in this process.
-    if separate is None:
-        separate = writer_here(path)
     for swmr, locking in attempts:
         try:
             f = _open_read_only(path, swmr, locking, separate)

@@ -122,7 +122,7 @@ class Session:
             preflight(self.path, exercise)
         # Shared with every other reader of the file in this process (see shared_files.py).
         self._shared: shared_files.SharedFile | None = None
-        self._shared, _ = shared_files.acquire(self.path)
+        self._shared = shared_files.acquire(self.path)
         self.file, why = self._shared.file, self._shared.why
         self.notes: list[str] = []
         # An unfinished file whose writer is gone (killed, crashed, out of space): it will not grow.

@@ -75,30 +75,26 @@ def _writer_active(path: Path) -> bool:
     return writer_here(path) or in_use(path) is not False
 
 
-def acquire(path: Path) -> tuple[SharedFile, bool]:
+def acquire(path: Path) -> SharedFile:
     """The shared open file of `path`, opened now if no reader of this process has it open (or only an
-    outdated one, see the module's notes).
-
-    Returns (shared, new): `new` is True if this call opened it. Raises what `open_h5` raises.
-    """
+    outdated one, see the module's notes). Raises what `open_h5` raises."""
     with _lock:
         key = _identity(path)
         shared = _open.get(key) if key is not None else None
-        separate = None
         if shared is not None and _same_file(shared, key):
             if not shared.outdated(path):
                 shared.users += 1
-                return shared, False
+                return shared
             # Beside the outdated handle, which its readers keep until they close it.
             separate = not shared.separate
         else:
-            separate = writer_here(path)  # beside a writer of this process (open_h5's own default)
+            separate = writer_here(path)  # never sharing a writer's open file: see open_h5
         writer_gone = not _writer_active(path)
         file, why = open_h5(path, separate)
         key = _identity(path) or (id(file),)
         shared = SharedFile(file, why, key, writer_gone, separate, users=1)
         _open[key] = shared
-        return shared, True
+        return shared
 
 
 def read_beside(shared: SharedFile, path: Path, name: str, rows: int):
